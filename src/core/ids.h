@@ -1,0 +1,18 @@
+// Identifiers: UUIDv7 (time-ordered, so ids sort by creation and index well) and random tokens.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace pharos::core {
+
+// "018f6b2e-7a1c-7d3e-9b2a-4c5d6e7f8091": 48-bit Unix milliseconds, version 7, random rest.
+std::string newUuidV7(std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+// True for any canonical 8-4-4-4-12 hex UUID (any version).
+bool isUuid(std::string_view text);
+// `length` characters of [A-Za-z0-9], uniformly random (for key secrets and request ids).
+std::string randomAlphanumeric(std::size_t length);
+
+}  // namespace pharos::core
