@@ -1,5 +1,7 @@
 #include "core/log.h"
 
+#include "core/time.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -139,16 +140,7 @@ void write(LogLevel level, std::string_view message, std::initializer_list<Field
   sink().append(line);
 }
 
-std::string isoTimestampNow() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
+std::string isoTimestampNow() { return formatIso8601(std::chrono::system_clock::now()); }
 
 void appendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');

@@ -1,0 +1,218 @@
+#include "app/commands.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <regex>
+
+#include "app/ops_routes.h"
+#include "app/run_sync.h"
+#include "auth/api_key.h"
+#include "auth/authenticator.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "http/server.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace pharos::app {
+
+namespace {
+
+std::shared_ptr<store::Store> openStore(const core::Settings& settings) {
+  auto opened = store::sqlite::SqliteStore::open(settings.data.dir, settings.store);
+  if (!opened) {
+    throw std::runtime_error(fmt::format("cannot open the store in {}: {}",
+                                         settings.data.dir.string(), opened.error().message));
+  }
+  return std::move(opened).value();
+}
+
+http::Identity ensureIdentity(store::Store& store, const std::string& workspace,
+                              std::string key_id) {
+  auto ensured = runSync(store.ensureWorkspace(workspace));
+  if (!ensured) {
+    throw std::runtime_error(
+        fmt::format("cannot create workspace \"{}\": {}", workspace, ensured.error().message));
+  }
+  return http::Identity{ensured->id, ensured->name, std::move(key_id)};
+}
+
+void validateWorkspaceName(const std::string& name) {
+  static const std::regex kValid("[A-Za-z0-9_.-]{1,64}");
+  if (!std::regex_match(name, kValid)) {
+    throw std::runtime_error(fmt::format(
+        "workspace name \"{}\" is not valid: use 1 to 64 letters, digits, '_', '.' or '-'", name));
+  }
+}
+
+// A listener on 0.0.0.0 is reachable as this machine's address; tell the user a usable URL.
+std::string publicBaseUrl(const core::ListenAddress& bound) {
+  std::string host = bound.host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  core::ListenAddress shown{host, bound.port};
+  return "http://" + shown.toString();
+}
+
+void printBanner(const core::Settings& settings, const core::ListenAddress& bound) {
+  const std::string base = publicBaseUrl(bound);
+  const char* auth_line = settings.auth.mode == core::AuthMode::kNone ? "off (auth.mode = none)"
+                          : settings.keysRequired()
+                              ? "required (x-api-key or Authorization: Bearer)"
+                              : "optional on this loopback listener";
+  fmt::print(
+      "Pharos {} listening on {} (data in {})\n"
+      "  LangSmith SDKs:  LANGSMITH_ENDPOINT={}/api/v1  LANGSMITH_TRACING=true\n"
+      "  OpenAI SDKs:     base_url={}/v1\n"
+      "  OpenTelemetry:   OTEL_EXPORTER_OTLP_ENDPOINT={}\n"
+      "  API keys:        {}; create one with `pharos keys create --workspace NAME`\n"
+      "  Operations:      {}/healthz  {}/readyz  {}/metrics\n",
+      kVersion, base, settings.data.dir.string(), base, base, base, auth_line, base, base, base);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+core::Settings loadSettingsFromCommandLine(const CommonOptions& options) {
+  core::SettingsSources sources;
+  if (options.config_file) sources.config_file = *options.config_file;
+  if (options.env_file) sources.env_file = *options.env_file;
+  sources.environment = core::processEnvironment();
+  for (const std::string& set : options.sets) {
+    const std::size_t eq = set.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw core::SettingsError(set, "flag --set", "expected --set path=value");
+    }
+    sources.overrides.emplace_back(set.substr(0, eq), set.substr(eq + 1));
+  }
+  if (options.listen) sources.overrides.emplace_back("server.listen", *options.listen);
+  if (options.data_dir) sources.overrides.emplace_back("data.dir", *options.data_dir);
+  return core::loadSettings(sources);
+}
+
+int serveCommand(const CommonOptions& options) {
+  // Every thread started from here on inherits the blocked stop signals; only sigwait below
+  // receives them, so shutdown runs in one known place.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const core::Settings settings = loadSettingsFromCommandLine(options);
+  core::log::init(settings.log.level);
+
+  std::shared_ptr<store::Store> store = openStore(settings);
+  const http::Identity fallback = ensureIdentity(*store, "default", "");
+  const http::Identity bootstrap =
+      settings.auth.bootstrap_key.empty()
+          ? fallback
+          : ensureIdentity(*store, settings.auth.bootstrap_workspace, "bootstrap");
+
+  http::MetricsRegistry metrics;
+  metrics.gauge("pharos_build_info", "Always 1; the version is a label", {"version"})
+      .with({kVersion})
+      .set(1);
+  http::Router router;
+  addOpsRoutes(router, store, metrics);
+  auth::KeyAuthenticator authenticator(store, settings.auth, settings.keysRequired(), fallback,
+                                       bootstrap);
+
+  http::Server server({settings.server, settings.log.access_log}, router, metrics,
+                      &authenticator);
+  server.start();
+  const core::ListenAddress bound = server.localAddress();
+  core::log::info("listening", {{"address", bound.toString()},
+                                {"store", store->describe()},
+                                {"keys_required", settings.keysRequired()}});
+  printBanner(settings, bound);
+
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  core::log::info("stop signal received", {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}});
+  server.shutdown();
+  store.reset();  // finishes queued writes and closes the database
+  core::log::info("stopped");
+  core::log::flush();
+  return 0;
+}
+
+int configShowCommand(const CommonOptions& options) {
+  fmt::print("{}", core::renderSettingsToml(loadSettingsFromCommandLine(options)));
+  return 0;
+}
+
+int keysCreateCommand(const CommonOptions& options, const std::string& workspace,
+                      const std::string& label) {
+  validateWorkspaceName(workspace);
+  const core::Settings settings = loadSettingsFromCommandLine(options);
+  std::shared_ptr<store::Store> store = openStore(settings);
+  const http::Identity owner = ensureIdentity(*store, workspace, "");
+  auth::NewKey key = auth::generateKey();
+  store::ApiKeyRecord record;
+  record.id = key.id;
+  record.workspace_id = owner.workspace_id;
+  record.secret_sha256 = key.secret_sha256;
+  record.label = label;
+  record.created_at = std::chrono::system_clock::now();
+  if (auto inserted = runSync(store->insertApiKey(record)); !inserted) {
+    throw std::runtime_error("cannot store the key: " + inserted.error().message);
+  }
+  fmt::print(
+      "Created API key {} for workspace \"{}\". It is shown only this once:\n\n  {}\n\n"
+      "Use it as LANGSMITH_API_KEY or OPENAI_API_KEY, or send it as x-api-key or "
+      "Authorization: Bearer.\n",
+      key.id, workspace, key.plaintext);
+  return 0;
+}
+
+int keysListCommand(const CommonOptions& options, bool json) {
+  const core::Settings settings = loadSettingsFromCommandLine(options);
+  std::shared_ptr<store::Store> store = openStore(settings);
+  auto keys = runSync(store->listApiKeys());
+  if (!keys) throw std::runtime_error("cannot list keys: " + keys.error().message);
+  if (json) {
+    for (const store::ApiKeyRecord& key : *keys) {
+      boost::json::object line = {{"id", key.id},
+                                  {"workspace", key.workspace_name},
+                                  {"label", key.label},
+                                  {"created_at", core::formatIso8601(key.created_at)}};
+      line["revoked_at"] = key.revoked_at ? boost::json::value(core::formatIso8601(*key.revoked_at))
+                                          : boost::json::value(nullptr);
+      fmt::print("{}\n", boost::json::serialize(line));
+    }
+    return 0;
+  }
+  if (keys->empty()) {
+    fmt::print("No API keys yet. Create one with `pharos keys create --workspace NAME`.\n");
+    return 0;
+  }
+  fmt::print("{:<14} {:<20} {:<24} {:<26} {}\n", "ID", "WORKSPACE", "LABEL", "CREATED", "STATUS");
+  for (const store::ApiKeyRecord& key : *keys) {
+    fmt::print("{:<14} {:<20} {:<24} {:<26} {}\n", key.id, key.workspace_name, key.label,
+               core::formatIso8601(key.created_at),
+               key.revoked_at ? "revoked " + core::formatIso8601(*key.revoked_at) : "active");
+  }
+  return 0;
+}
+
+int keysRevokeCommand(const CommonOptions& options, const std::string& id) {
+  const core::Settings settings = loadSettingsFromCommandLine(options);
+  std::shared_ptr<store::Store> store = openStore(settings);
+  auto revoked = runSync(store->revokeApiKey(id, std::chrono::system_clock::now()));
+  if (!revoked) {
+    if (revoked.error().code == core::ErrorCode::kNotFound) {
+      throw std::runtime_error(
+          fmt::format("no API key has the id \"{}\" (see `pharos keys list`)", id));
+    }
+    throw std::runtime_error("cannot revoke the key: " + revoked.error().message);
+  }
+  fmt::print("Revoked API key {}. Running servers refuse it within auth.key_cache_ttl ({} ms).\n",
+             id, settings.auth.key_cache_ttl.count());
+  return 0;
+}
+
+}  // namespace pharos::app

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/settings.h"
+
+namespace pharos::app {
+
+inline constexpr std::string_view kVersion = "0.1.0";
+
+// Flags shared by every subcommand that reads the configuration.
+struct CommonOptions {
+  std::optional<std::string> config_file;
+  std::optional<std::string> env_file;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> listen;
+  std::vector<std::string> sets;  // "path=value"
+};
+
+// Loads the layered settings with the flags as the top layer; throws SettingsError.
+core::Settings loadSettingsFromCommandLine(const CommonOptions& options);
+
+int serveCommand(const CommonOptions& options);
+int configShowCommand(const CommonOptions& options);
+int keysCreateCommand(const CommonOptions& options, const std::string& workspace,
+                      const std::string& label);
+int keysListCommand(const CommonOptions& options, bool json);
+int keysRevokeCommand(const CommonOptions& options, const std::string& id);
+
+}  // namespace pharos::app

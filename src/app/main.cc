@@ -1,0 +1,92 @@
+// The `pharos` command: serve, version, config show, keys create|list|revoke.
+// The only place that wires modules together.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "app/commands.h"
+#include "core/log.h"
+#include "core/settings.h"
+
+namespace {
+
+using pharos::app::CommonOptions;
+
+void addSettingsOptions(CLI::App& command, CommonOptions& options) {
+  command.add_option("--config", options.config_file,
+                     "TOML configuration file (default: ./pharos.toml if present)");
+  command.add_option("--env-file", options.env_file, ".env file (default: ./.env if present)");
+  command.add_option("--data", options.data_dir, "data directory (data.dir; default ./data)");
+  command.add_option("--set", options.sets,
+                     "override one setting, e.g. --set server.io_threads=4 (repeatable)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Pharos: a self-hosted production platform for LLM applications", "pharos"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(pharos::app::kVersion));
+
+  CommonOptions options;
+  auto* serve = app.add_subcommand("serve", "run the server");
+  addSettingsOptions(*serve, options);
+  serve->add_option("--listen", options.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+
+  auto* version = app.add_subcommand("version", "print the version");
+
+  auto* config = app.add_subcommand("config", "inspect the configuration");
+  config->require_subcommand(1);
+  auto* config_show =
+      config->add_subcommand("show", "print the effective configuration (secrets masked)");
+  addSettingsOptions(*config_show, options);
+  config_show->add_option("--listen", options.listen, "as for serve");
+
+  auto* keys = app.add_subcommand("keys", "manage API keys");
+  keys->require_subcommand(1);
+  std::string workspace;
+  std::string label;
+  std::string key_id;
+  bool json = false;
+  auto* keys_create = keys->add_subcommand("create", "create a key; prints it once");
+  keys_create->add_option("--workspace", workspace, "workspace the key belongs to")->required();
+  keys_create->add_option("--label", label, "a note to recognise the key by");
+  addSettingsOptions(*keys_create, options);
+  auto* keys_list = keys->add_subcommand("list", "list keys (never their secrets)");
+  keys_list->add_flag("--json", json, "JSON lines instead of a table");
+  addSettingsOptions(*keys_list, options);
+  auto* keys_revoke = keys->add_subcommand("revoke", "revoke a key by its id");
+  keys_revoke->add_option("id", key_id, "the key id (as `pharos keys list` shows)")->required();
+  addSettingsOptions(*keys_revoke, options);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (*serve) return pharos::app::serveCommand(options);
+    if (*version) {
+      fmt::print("pharos {}\n", pharos::app::kVersion);
+      return 0;
+    }
+    if (*config_show) return pharos::app::configShowCommand(options);
+    if (*keys_create) return pharos::app::keysCreateCommand(options, workspace, label);
+    if (*keys_list) return pharos::app::keysListCommand(options, json);
+    if (*keys_revoke) return pharos::app::keysRevokeCommand(options, key_id);
+  } catch (const pharos::core::SettingsError& e) {
+    fmt::print(stderr, "pharos: configuration error: {}\n", e.what());
+    fmt::print(stderr, "  fix the setting and start again; `pharos config show` prints the "
+                       "effective configuration, docs/configuration.md lists every key\n");
+    return 2;
+  } catch (const std::exception& e) {
+    pharos::core::log::flush();
+    fmt::print(stderr, "pharos: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

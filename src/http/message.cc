@@ -1,0 +1,87 @@
+#include "http/message.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/url_view.hpp>
+
+namespace pharos::http {
+
+Request::Request(beast::http::request<beast::http::string_body> message, std::string request_id,
+                 std::string remote_address)
+    : message_(std::move(message)),
+      request_id_(std::move(request_id)),
+      remote_address_(std::move(remote_address)) {}
+
+bool Request::parseTarget() {
+  auto parsed = boost::urls::parse_origin_form(message_.target());
+  if (!parsed) return false;
+  path_ = parsed->path();  // decoded
+  encoded_path_ = std::string(parsed->encoded_path());
+  if (path_.empty()) path_ = encoded_path_ = "/";
+  raw_query_ = std::string(parsed->encoded_query());
+  return true;
+}
+
+std::optional<std::string> Request::query(std::string_view name) const {
+  auto parsed = boost::urls::parse_query(raw_query_);
+  if (!parsed) return std::nullopt;
+  for (auto param : *parsed) {
+    if (param.key == name) return param.has_value ? std::string(param.value) : std::string();
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Request::queryAll(std::string_view name) const {
+  std::vector<std::string> values;
+  auto parsed = boost::urls::parse_query(raw_query_);
+  if (!parsed) return values;
+  for (auto param : *parsed) {
+    if (param.key == name) values.emplace_back(param.value);
+  }
+  return values;
+}
+
+std::optional<std::string_view> Request::header(std::string_view name) const {
+  auto it = message_.find(name);
+  if (it == message_.end()) return std::nullopt;
+  return it->value();
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [key, value] : params_) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+Response Response::json(unsigned status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Response Response::text(unsigned status, std::string body, std::string content_type) {
+  Response r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+Response Response::error(unsigned status, std::string_view type, std::string_view message) {
+  boost::json::value body = {{"error", {{"type", type}, {"message", message}}}};
+  return json(status, boost::json::serialize(body));
+}
+
+Response Response::eventStream(StreamProducer producer) {
+  Response r;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("cache-control", "no-cache");
+  r.stream = std::move(producer);
+  return r;
+}
+
+}  // namespace pharos::http

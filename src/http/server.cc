@@ -1,0 +1,665 @@
+#include "http/server.h"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <chrono>
+#include <list>
+#include <random>
+#include <thread>
+
+#include "core/async.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "http/content_coding.h"
+
+namespace pharos::http {
+
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// Bodies above this are inflated on the blocking pool rather than on an I/O thread.
+constexpr std::size_t kInlineInflateLimit = 256 * 1024;
+constexpr std::size_t kMaxRequestIdLength = 128;
+
+bool isAcceptableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
+  for (unsigned char c : id) {
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+  }
+  return true;
+}
+
+// Request ids need to be unique, not secret: a per-thread generator seeded from the OS.
+std::string newRequestId() {
+  thread_local std::mt19937_64 generator = [] {
+    const std::string seed = core::randomBytes(8);
+    std::uint64_t value = 0;
+    for (unsigned char c : seed) value = (value << 8) | c;
+    return std::mt19937_64(value);
+  }();
+  const std::uint64_t a = generator();
+  const std::uint64_t b = generator();
+  std::string raw(16, '\0');
+  for (int i = 0; i < 8; ++i) {
+    raw[i] = static_cast<char>(a >> (8 * i));
+    raw[8 + i] = static_cast<char>(b >> (8 * i));
+  }
+  return core::toHex(raw);
+}
+
+std::string statusLabel(unsigned status) { return std::to_string(status); }
+
+// Lets 10,000 idle connections exist: the default soft limit of open files is often 1024.
+void raiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+std::string allowHeader(const std::vector<Verb>& verbs) {
+  std::string out;
+  for (Verb v : verbs) {
+    if (!out.empty()) out += ", ";
+    out += bhttp::to_string(v);
+  }
+  return out;
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  class Session;
+
+  Impl(ServerOptions options, const Router& router, MetricsRegistry& metrics,
+       Authenticator* authenticator)
+      : options_(std::move(options)),
+        settings_(options_.settings),
+        router_(router),
+        authenticator_(authenticator),
+        blocking_(settings_.blocking_threads != 0
+                      ? settings_.blocking_threads
+                      : std::max(2u, std::thread::hardware_concurrency())),
+        requests_total_(metrics.counter("pharos_http_requests_total",
+                                        "HTTP requests answered, by route pattern and status",
+                                        {"route", "method", "status"})),
+        request_seconds_(metrics.histogram("pharos_http_request_duration_seconds",
+                                           "Time from request head to response end, by route",
+                                           {"route"})),
+        in_flight_(metrics.gauge("pharos_http_requests_in_flight",
+                                 "Requests received and not yet answered")
+                       .with({})),
+        open_connections_(
+            metrics.gauge("pharos_http_connections_open", "Open client connections").with({})),
+        rejected_connections_(metrics
+                                  .counter("pharos_http_connections_rejected_total",
+                                           "Connections closed at once: over max_connections")
+                                  .with({})) {
+    const unsigned threads = settings_.io_threads != 0
+                                 ? settings_.io_threads
+                                 : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < threads; ++i) {
+      contexts_.push_back(std::make_unique<asio::io_context>(1));
+      // A context with no connection yet must keep running, not return from run().
+      keep_running_.push_back(asio::make_work_guard(*contexts_.back()));
+      sessions_.emplace_back();
+    }
+  }
+
+  ~Impl() { shutdown(); }
+
+  void start() {
+    raiseOpenFileLimit();
+    asio::io_context& accept_context = *contexts_.front();
+    tcp::resolver resolver(accept_context);
+    boost::system::error_code ec;
+    auto results = resolver.resolve(settings_.listen.host, std::to_string(settings_.listen.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec || results.empty()) {
+      throw std::runtime_error("cannot resolve listen address " + settings_.listen.toString() +
+                               ": " + ec.message());
+    }
+    const tcp::endpoint endpoint = results.begin()->endpoint();
+    acceptor_ = std::make_unique<tcp::acceptor>(accept_context);
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + settings_.listen.toString() + ": " +
+                               ec.message() +
+                               (ec == asio::error::address_in_use
+                                    ? " (another process has the port; pick one with --listen)"
+                                    : ""));
+    }
+    local_ = acceptor_->local_endpoint();
+    asio::co_spawn(accept_context, acceptLoop(), [](std::exception_ptr e) { logCrash(e, "accept"); });
+    for (auto& context : contexts_) {
+      threads_.emplace_back([&context] { context->run(); });
+    }
+    running_ = true;
+  }
+
+  core::ListenAddress localAddress() const {
+    core::ListenAddress address;
+    address.host = local_.address().to_string();
+    address.port = local_.port();
+    return address;
+  }
+
+  asio::any_io_executor blockingExecutor() { return blocking_.get_executor(); }
+
+  void shutdown() {
+    if (!running_ || draining_.exchange(true)) return;
+    core::log::info("shutting down: no new connections; waiting for in-flight requests",
+                    {{"in_flight", in_flight_.value()},
+                     {"grace_ms", static_cast<std::int64_t>(settings_.shutdown_grace.count())}});
+    asio::post(*contexts_.front(), [this] {
+      boost::system::error_code ignored;
+      acceptor_->close(ignored);
+    });
+    for (std::size_t i = 0; i < contexts_.size(); ++i) {
+      asio::post(*contexts_[i], [this, i] { closeIdleSessions(i); });
+    }
+    const auto deadline = Clock::now() + settings_.shutdown_grace;
+    while (connections_.load() > 0 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (connections_.load() > 0) {
+      core::log::warn("shutdown grace period over; closing remaining connections",
+                      {{"connections", connections_.load()}});
+    }
+    keep_running_.clear();
+    for (auto& context : contexts_) context->stop();
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+    blocking_.join();
+    running_ = false;
+  }
+
+ private:
+  static void logCrash(const std::exception_ptr& e, std::string_view where) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      core::log::error("unexpected exception", {{"where", where}, {"what", ex.what()}});
+    }
+  }
+
+  asio::awaitable<void> acceptLoop();
+  void closeIdleSessions(std::size_t context_index);
+  asio::awaitable<Response> dispatch(Request& request, std::string& route_label);
+  void record(const Request* request, std::string_view method, std::string_view path,
+              std::string_view route, unsigned status, Clock::time_point started,
+              std::size_t bytes_in, std::size_t bytes_out, std::string_view remote,
+              std::string_view request_id);
+
+  ServerOptions options_;
+  const core::ServerSettings& settings_;
+  const Router& router_;
+  Authenticator* authenticator_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running_;
+  // Sessions per I/O context, touched only on that context's thread.
+  std::vector<std::list<Session*>> sessions_;
+  std::vector<std::thread> threads_;
+  asio::thread_pool blocking_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  tcp::endpoint local_;
+  std::atomic<bool> draining_{false};
+  bool running_ = false;
+  std::atomic<std::size_t> connections_{0};
+  std::size_t next_context_ = 0;
+
+  CounterFamily& requests_total_;
+  HistogramFamily& request_seconds_;
+  Gauge& in_flight_;
+  Gauge& open_connections_;
+  Counter& rejected_connections_;
+};
+
+// One client connection: reads requests one after another (keep-alive), answers each.
+class Server::Impl::Session {
+ public:
+  Session(Impl& server, std::size_t context_index, tcp::socket socket)
+      : server_(server), context_index_(context_index), stream_(std::move(socket)) {
+    boost::system::error_code ec;
+    const auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+
+  asio::awaitable<void> run();
+
+  // Called on this session's thread during shutdown.
+  void closeIfIdle() {
+    if (idle_) stream_.cancel();
+  }
+
+ private:
+  class ChunkWriter;
+
+  asio::awaitable<void> answerAndClose(unsigned status, std::string_view type,
+                                       std::string_view message, Clock::time_point started,
+                                       std::string_view method, std::string_view target);
+  asio::awaitable<std::size_t> writeResponse(const Request& request, Response& response,
+                                             bool keep_alive, bool& stream_failed);
+
+  Impl& server_;
+  std::size_t context_index_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::string remote_;
+  bool idle_ = true;
+};
+
+class Server::Impl::Session::ChunkWriter final : public StreamWriter {
+ public:
+  ChunkWriter(beast::tcp_stream& stream, std::chrono::milliseconds timeout)
+      : stream_(stream), timeout_(timeout) {}
+
+  asio::awaitable<bool> write(std::string_view data) override {
+    if (failed_) co_return false;
+    if (data.empty()) co_return true;  // an empty chunk would end the body
+    stream_.expires_after(timeout_);
+    auto [ec, n] = co_await asio::async_write(
+        stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())), kNoThrow);
+    if (ec) failed_ = true;
+    bytes_ += data.size();
+    co_return !failed_;
+  }
+
+  bool failed() const { return failed_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  beast::tcp_stream& stream_;
+  std::chrono::milliseconds timeout_;
+  bool failed_ = false;
+  std::size_t bytes_ = 0;
+};
+
+asio::awaitable<void> Server::Impl::acceptLoop() {
+  while (!draining_.load()) {
+    const std::size_t index = next_context_;
+    next_context_ = (next_context_ + 1) % contexts_.size();
+    asio::io_context& target = *contexts_[index];
+    auto [ec, socket] = co_await acceptor_->async_accept(target, kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || draining_.load()) co_return;
+      // Out of file descriptors or a transient network error: back off instead of spinning.
+      core::log::warn("accept failed", {{"error", ec.message()}});
+      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    if (connections_.load() >= settings_.max_connections) {
+      rejected_connections_.inc();
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    connections_.fetch_add(1);
+    open_connections_.add(1);
+    asio::co_spawn(
+        target,
+        [this, index, socket = std::move(socket)]() mutable -> asio::awaitable<void> {
+          Session session(*this, index, std::move(socket));
+          co_await session.run();
+        },
+        [this](std::exception_ptr e) {
+          connections_.fetch_sub(1);
+          open_connections_.add(-1);
+          logCrash(e, "session");
+        });
+  }
+}
+
+void Server::Impl::closeIdleSessions(std::size_t context_index) {
+  for (Session* session : sessions_[context_index]) session->closeIfIdle();
+}
+
+asio::awaitable<void> Server::Impl::Session::run() {
+  auto& registry = server_.sessions_[context_index_];
+  registry.push_front(this);
+  const auto registration = registry.begin();
+  struct Unregister {
+    std::list<Session*>& registry;
+    std::list<Session*>::iterator it;
+    ~Unregister() { registry.erase(it); }
+  } unregister{registry, registration};
+
+  const core::ServerSettings& settings = server_.settings_;
+  while (!server_.draining_.load()) {
+    idle_ = true;
+    // The first byte of the next request gets the idle timeout; the rest of the head gets the
+    // header timeout from then on, so trickling bytes cannot hold a connection forever.
+    if (buffer_.size() == 0) {
+      stream_.expires_after(settings.idle_timeout);
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
+      if (ec) break;  // closed by the client, idle timeout, or shutdown
+      buffer_.commit(n);
+    }
+    const Clock::time_point started = Clock::now();
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(settings.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(settings.max_body_bytes);
+    stream_.expires_after(settings.header_timeout);
+    auto [head_ec, head_n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+    if (head_ec) {
+      if (head_ec == bhttp::error::header_limit) {
+        co_await answerAndClose(431, "headers_too_large",
+                                fmt::format("request head exceeds the limit of {} bytes",
+                                            settings.max_header_bytes),
+                                started, "", "");
+      } else if (head_ec == beast::error::timeout) {
+        co_await answerAndClose(408, "request_timeout",
+                                "request head did not arrive within the header timeout", started,
+                                "", "");
+      } else if (head_ec != bhttp::error::end_of_stream && head_ec != asio::error::eof &&
+                 head_ec != asio::error::operation_aborted &&
+                 head_ec != asio::error::connection_reset) {
+        co_await answerAndClose(400, "bad_request",
+                                fmt::format("malformed HTTP request: {}", head_ec.message()),
+                                started, "", "");
+      }
+      break;
+    }
+    idle_ = false;
+    const auto& head = parser.get();
+    const std::string method(head.method_string());
+    const std::string target(head.target());
+
+    if (const auto length = parser.content_length(); length && *length > settings.max_body_bytes) {
+      co_await answerAndClose(413, "body_too_large",
+                              fmt::format("request body of {} bytes exceeds the limit of {} bytes",
+                                          *length, settings.max_body_bytes),
+                              started, method, target);
+      break;
+    }
+    if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
+      stream_.expires_after(settings.body_timeout);
+      auto [ec, n] = co_await bhttp::async_write(stream_, proceed, kNoThrow);
+      if (ec) break;
+    }
+    if (!parser.is_done()) {
+      stream_.expires_after(settings.body_timeout);
+      auto [body_ec, body_n] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+      if (body_ec) {
+        if (body_ec == bhttp::error::body_limit) {
+          co_await answerAndClose(
+              413, "body_too_large",
+              fmt::format("request body exceeds the limit of {} bytes", settings.max_body_bytes),
+              started, method, target);
+        } else if (body_ec == beast::error::timeout) {
+          co_await answerAndClose(408, "request_timeout",
+                                  "request body did not arrive within the body timeout", started,
+                                  method, target);
+        } else if (body_ec != bhttp::error::partial_message && body_ec != asio::error::eof &&
+                   body_ec != asio::error::connection_reset &&
+                   body_ec != asio::error::operation_aborted) {
+          co_await answerAndClose(400, "bad_request",
+                                  fmt::format("malformed request body: {}", body_ec.message()),
+                                  started, method, target);
+        }
+        break;  // a client that vanished mid-body gets nothing; there is nobody to tell
+      }
+    }
+    stream_.expires_never();
+
+    std::string request_id;
+    if (auto it = head.find("x-request-id"); it != head.end() && isAcceptableRequestId(it->value())) {
+      request_id = std::string(it->value());
+    } else {
+      request_id = newRequestId();
+    }
+    const std::size_t bytes_in = head.body().size();
+    Request request(parser.release(), std::move(request_id), remote_);
+    request.setBlockingExecutor(server_.blockingExecutor());
+
+    server_.in_flight_.add(1);
+    std::string route_label = "unmatched";
+    Response response = co_await server_.dispatch(request, route_label);
+    const bool keep_alive = request.message().keep_alive() && !server_.draining_.load();
+    bool stream_failed = false;
+    const std::size_t bytes_out = co_await writeResponse(request, response, keep_alive,
+                                                         stream_failed);
+    server_.in_flight_.add(-1);
+    server_.record(&request, method, request.path(), route_label, response.status, started,
+                   bytes_in, bytes_out, remote_, request.requestId());
+    if (!keep_alive || stream_failed) break;
+  }
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.close();
+}
+
+asio::awaitable<void> Server::Impl::Session::answerAndClose(unsigned status, std::string_view type,
+                                                            std::string_view message,
+                                                            Clock::time_point started,
+                                                            std::string_view method,
+                                                            std::string_view target) {
+  Response response = Response::error(status, type, message);
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  const std::string request_id = newRequestId();
+  res.set(bhttp::field::server, "pharos");
+  res.set(bhttp::field::content_type, response.content_type);
+  res.set("x-request-id", request_id);
+  res.keep_alive(false);
+  res.body() = std::move(response.body);
+  res.prepare_payload();
+  stream_.expires_after(std::chrono::seconds(2));
+  auto [ec, n] = co_await bhttp::async_write(stream_, res, kNoThrow);
+  const std::string path(target.substr(0, target.find('?')));
+  server_.record(nullptr, method.empty() ? "-" : method, path.empty() ? "-" : path, "invalid",
+                 status, started, 0, n, remote_, request_id);
+}
+
+asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(const Request& request,
+                                                                  Response& response,
+                                                                  bool keep_alive,
+                                                                  bool& stream_failed) {
+  const core::ServerSettings& settings = server_.settings_;
+  const auto fill = [&](auto& res) {
+    res.set(bhttp::field::server, "pharos");
+    res.set(bhttp::field::content_type, response.content_type);
+    res.set("x-request-id", request.requestId());
+    for (const auto& [name, value] : response.headers) res.insert(name, value);
+    res.keep_alive(keep_alive);
+  };
+  if (response.stream) {
+    bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(response.status), 11};
+    fill(res);
+    res.chunked(true);
+    bhttp::response_serializer<bhttp::empty_body> serializer{res};
+    stream_.expires_after(settings.body_timeout);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
+    if (ec) {
+      stream_failed = true;
+      co_return 0;
+    }
+    ChunkWriter writer(stream_, settings.body_timeout);
+    try {
+      co_await response.stream(writer);
+    } catch (const std::exception& e) {
+      core::log::error("stream producer failed",
+                       {{"request_id", request.requestId()}, {"what", e.what()}});
+      stream_failed = true;  // no last chunk: the client sees a truncated body, not a clean end
+      co_return writer.bytes();
+    }
+    if (writer.failed()) {
+      stream_failed = true;
+      co_return writer.bytes();
+    }
+    stream_.expires_after(settings.body_timeout);
+    auto [last_ec, last_n] =
+        co_await asio::async_write(stream_, bhttp::make_chunk_last(), kNoThrow);
+    stream_failed = static_cast<bool>(last_ec);
+    stream_.expires_never();
+    co_return writer.bytes();
+  }
+
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status), 11};
+  fill(res);
+  const std::size_t size = response.body.size();
+  res.body() = std::move(response.body);
+  res.prepare_payload();
+  if (request.method() == Verb::head) res.body().clear();  // Content-Length stays the GET one
+  stream_.expires_after(settings.body_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream_, res, kNoThrow);
+  stream_.expires_never();
+  if (ec) stream_failed = true;
+  co_return size;
+}
+
+asio::awaitable<Response> Server::Impl::dispatch(Request& request, std::string& route_label) {
+  if (!request.parseTarget()) {
+    route_label = "invalid";
+    co_return Response::error(400, "bad_request", "request target is not a valid origin-form path");
+  }
+  Router::Match match = router_.match(request.method(), request.encodedPath());
+  if (!match.route) {
+    if (match.allowed.empty()) {
+      co_return Response::error(
+          404, "not_found",
+          fmt::format("no route for {} {}", request.methodString(), request.path()));
+    }
+    route_label = "method_not_allowed";
+    Response response = Response::error(
+        405, "method_not_allowed",
+        fmt::format("{} is not allowed on {}; allowed: {}", request.methodString(),
+                    request.path(), allowHeader(match.allowed)));
+    response.header("allow", allowHeader(match.allowed));
+    co_return response;
+  }
+  const Route& route = *match.route;
+  route_label = route.pattern;
+  for (auto& [name, value] : match.params) {
+    auto encoded = boost::urls::make_pct_string_view(value);
+    if (!encoded) {
+      co_return Response::error(400, "bad_request",
+                                fmt::format("path parameter {} is not validly percent-encoded",
+                                            name));
+    }
+    value = encoded->decode();
+  }
+  request.setParams(std::move(match.params));
+
+  if (!route.options.is_public && authenticator_ != nullptr) {
+    core::Result<Identity> identity = co_await authenticator_->authenticate(request);
+    if (!identity) {
+      const core::Error& error = identity.error();
+      if (error.code == core::ErrorCode::kUnauthenticated) {
+        Response response = Response::error(401, "unauthorized", error.message);
+        response.header("www-authenticate", "Bearer");
+        co_return response;
+      }
+      co_return Response::error(503, "unavailable", error.message);
+    }
+    request.setIdentity(std::move(identity).value());
+  }
+
+  if (auto encoding = request.header("content-encoding"); encoding && !request.body().empty()) {
+    core::Result<ContentCoding> coding = parseContentCoding(*encoding);
+    if (!coding) co_return Response::error(415, "unsupported_media_type", coding.error().message);
+    if (*coding != ContentCoding::kIdentity) {
+      const std::size_t limit = settings_.max_inflated_body_bytes;
+      auto inflateBody = [&request, coding = *coding, limit] {
+        return inflate(request.body(), coding, limit);
+      };
+      core::Result<std::string> inflated;
+      if (request.body().size() > kInlineInflateLimit) {
+        // Named first: GCC 12 destroys a lambda temporary inside a co_await expression twice.
+        auto offloaded = core::offload(request.blockingExecutor(), inflateBody);
+        inflated = co_await std::move(offloaded);
+      } else {
+        inflated = inflateBody();
+      }
+      if (!inflated) {
+        const bool too_large = inflated.error().code == core::ErrorCode::kTooLarge;
+        co_return Response::error(too_large ? 413 : 400,
+                                  too_large ? "body_too_large" : "bad_request",
+                                  inflated.error().message);
+      }
+      request.mutableBody() = std::move(inflated).value();
+    }
+  }
+
+  try {
+    co_return co_await route.handler(request);
+  } catch (const std::exception& e) {
+    core::log::error("handler failed", {{"request_id", request.requestId()},
+                                        {"route", route.pattern},
+                                        {"what", e.what()}});
+  }
+  co_return Response::error(500, "internal_error",
+                            "internal error; the server log has details under this request id");
+}
+
+void Server::Impl::record(const Request* request, std::string_view method, std::string_view path,
+                          std::string_view route, unsigned status, Clock::time_point started,
+                          std::size_t bytes_in, std::size_t bytes_out, std::string_view remote,
+                          std::string_view request_id) {
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  requests_total_.with({route, method, statusLabel(status)}).inc();
+  request_seconds_.with({route}).observe(seconds);
+  if (!options_.access_log || !core::log::enabled(core::LogLevel::kInfo)) return;
+  std::string_view workspace;
+  std::string_view user_agent;
+  if (request != nullptr) {
+    workspace = request->identity().workspace_name;
+    if (auto ua = request->header("user-agent")) user_agent = ua->substr(0, 200);
+  }
+  core::log::info("request", {{"request_id", request_id},
+                              {"method", method},
+                              {"path", path},
+                              {"route", route},
+                              {"status", status},
+                              {"duration_ms", seconds * 1000.0},
+                              {"bytes_in", bytes_in},
+                              {"bytes_out", bytes_out},
+                              {"remote", remote},
+                              {"workspace", workspace},
+                              {"user_agent", user_agent}});
+}
+
+Server::Server(ServerOptions options, const Router& router, MetricsRegistry& metrics,
+               Authenticator* authenticator)
+    : impl_(std::make_unique<Impl>(std::move(options), router, metrics, authenticator)) {}
+Server::~Server() = default;
+void Server::start() { impl_->start(); }
+core::ListenAddress Server::localAddress() const { return impl_->localAddress(); }
+asio::any_io_executor Server::blockingExecutor() const { return impl_->blockingExecutor(); }
+void Server::shutdown() { impl_->shutdown(); }
+
+}  // namespace pharos::http
