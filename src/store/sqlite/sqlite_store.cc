@@ -73,7 +73,7 @@ SqliteStore::SqliteStore(std::unique_ptr<SqliteDatabase> database)
     : database_(std::move(database)) {
   std::error_code ec;
   const auto absolute = std::filesystem::absolute(database_->path(), ec);
-  description_ = "sqlite:" + (ec ? database_->path() : absolute).string();
+  description_ = "sqlite:" + (ec ? database_->path() : absolute.lexically_normal()).string();
 }
 
 asio::awaitable<Result<Workspace>> SqliteStore::ensureWorkspace(std::string name) {
