@@ -134,7 +134,9 @@ int serveCommand(const CommonOptions& options) {
   sigwait(&stop_signals, &received);
   core::log::info("stop signal received", {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}});
   server.shutdown();
-  store.reset();  // finishes queued writes and closes the database
+  // Before the server (and its I/O contexts) is destroyed: writes still queued for abandoned
+  // requests complete by posting to those contexts.
+  store->close();
   core::log::info("stopped");
   core::log::flush();
   return 0;

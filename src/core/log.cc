@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -142,9 +143,51 @@ void write(LogLevel level, std::string_view message, std::initializer_list<Field
 
 std::string isoTimestampNow() { return formatIso8601(std::chrono::system_clock::now()); }
 
+namespace {
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0 if it is not valid.
+std::size_t utf8SequenceLength(std::string_view text, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  std::size_t length = 0;
+  unsigned min_code_point = 0;
+  unsigned code_point = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2, min_code_point = 0x80, code_point = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3, min_code_point = 0x800, code_point = lead & 0x0F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4, min_code_point = 0x10000, code_point = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    code_point = (code_point << 6) | (byte(i + k) & 0x3F);
+  }
+  const bool surrogate = code_point >= 0xD800 && code_point <= 0xDFFF;
+  if (code_point < min_code_point || code_point > 0x10FFFF || surrogate) return 0;
+  return length;
+}
+
+}  // namespace
+
 void appendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');
-  for (unsigned char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      // Log lines must stay valid JSON whatever bytes a client sends: invalid UTF-8 becomes U+FFFD.
+      const std::size_t length = utf8SequenceLength(text, i);
+      if (length == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(text.substr(i, length));
+        i += length - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -183,6 +226,8 @@ std::string formatLine(LogLevel level, std::string_view message,
             appendJsonString(out, v);
           } else if constexpr (std::is_same_v<V, bool>) {
             out += v ? "true" : "false";
+          } else if constexpr (std::is_same_v<V, double>) {
+            out += std::isfinite(v) ? fmt::format("{}", v) : std::string("null");
           } else {
             out += fmt::format("{}", v);
           }

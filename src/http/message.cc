@@ -24,22 +24,38 @@ bool Request::parseTarget() {
   return true;
 }
 
-std::optional<std::string> Request::query(std::string_view name) const {
-  auto parsed = boost::urls::parse_query(raw_query_);
-  if (!parsed) return std::nullopt;
+namespace {
+
+// Form-style decoding: browsers, URLSearchParams and Python's urlencode send spaces as '+'.
+const boost::urls::encoding_opts kQueryDecoding{/*space_as_plus=*/true};
+
+template <class Visit>
+void forEachQueryParam(std::string_view raw_query, std::string_view name, Visit visit) {
+  auto parsed = boost::urls::parse_query(raw_query);
+  if (!parsed) return;
   for (auto param : *parsed) {
-    if (param.key == name) return param.has_value ? std::string(param.value) : std::string();
+    if (param.key.decode(kQueryDecoding) != name) continue;
+    if (!visit(param.has_value ? param.value.decode(kQueryDecoding) : std::string())) return;
   }
-  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> Request::query(std::string_view name) const {
+  std::optional<std::string> found;
+  forEachQueryParam(raw_query_, name, [&](std::string value) {
+    found = std::move(value);
+    return false;
+  });
+  return found;
 }
 
 std::vector<std::string> Request::queryAll(std::string_view name) const {
   std::vector<std::string> values;
-  auto parsed = boost::urls::parse_query(raw_query_);
-  if (!parsed) return values;
-  for (auto param : *parsed) {
-    if (param.key == name) values.emplace_back(param.value);
-  }
+  forEachQueryParam(raw_query_, name, [&](std::string value) {
+    values.push_back(std::move(value));
+    return true;
+  });
   return values;
 }
 

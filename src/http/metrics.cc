@@ -43,6 +43,27 @@ std::string labelSet(const std::vector<std::string>& names, const std::vector<st
 
 std::string formatBound(double bound) { return fmt::format("{}", bound); }
 
+// HELP text escapes only backslash and line feed (exposition format 0.0.4).
+std::string escapeHelp(std::string_view help) {
+  std::string out;
+  for (char c : help) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+template <class Family>
+std::string familyHeader(const Family& family, std::string_view type) {
+  return fmt::format("# HELP {} {}\n# TYPE {} {}\n", family.name(), escapeHelp(family.help()),
+                     family.name(), type);
+}
+
 }  // namespace
 
 Histogram::Histogram(const std::vector<double>* bounds)
@@ -128,24 +149,21 @@ std::string MetricsRegistry::render() const {
   std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& family : counters_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", family->name(), family->help(),
-                       family->name());
+    out += familyHeader(*family, "counter");
     family->forEach([&](const std::vector<std::string>& values, const Counter& c) {
       out += fmt::format("{}{} {}\n", family->name(), labelSet(family->labelNames(), values),
                          c.value());
     });
   }
   for (const auto& family : gauges_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", family->name(), family->help(),
-                       family->name());
+    out += familyHeader(*family, "gauge");
     family->forEach([&](const std::vector<std::string>& values, const Gauge& g) {
       out += fmt::format("{}{} {}\n", family->name(), labelSet(family->labelNames(), values),
                          g.value());
     });
   }
   for (const auto& family : histograms_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", family->name(), family->help(),
-                       family->name());
+    out += familyHeader(*family, "histogram");
     family->forEach([&](const std::vector<std::string>& values, const Histogram& h) {
       const Histogram::Snapshot snap = h.snapshot();
       for (std::size_t i = 0; i + 1 < snap.cumulative.size(); ++i) {

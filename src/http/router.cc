@@ -1,5 +1,7 @@
 #include "http/router.h"
 
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace pharos::http {
@@ -29,6 +31,22 @@ std::vector<std::string_view> splitPath(std::string_view path) {
   return segments;
 }
 
+// "{name}" with a name of letters, digits and '_'. Throws on any other use of braces.
+bool isParameter(std::string_view segment) {
+  if (segment.find_first_of("{}") == std::string_view::npos) return false;
+  const bool wrapped = segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+  const std::string_view name = wrapped ? segment.substr(1, segment.size() - 2) : segment;
+  const bool valid_name =
+      wrapped && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '_';
+      });
+  if (!valid_name) {
+    throw std::invalid_argument("malformed route segment \"" + std::string(segment) +
+                                "\": a parameter is {name} with letters, digits or '_'");
+  }
+  return true;
+}
+
 }  // namespace
 
 Router::Router() : root_(std::make_unique<Node>()) {}
@@ -40,7 +58,7 @@ void Router::add(Verb method, std::string_view pattern, Handler handler, RouteOp
   }
   Node* node = root_.get();
   for (std::string_view segment : splitPath(pattern)) {
-    if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') {
+    if (isParameter(segment)) {
       std::string name(segment.substr(1, segment.size() - 2));
       if (!node->parameter) {
         node->parameter = std::make_unique<Node>();

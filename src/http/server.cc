@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -45,6 +46,7 @@ namespace {
 // Bodies above this are inflated on the blocking pool rather than on an I/O thread.
 constexpr std::size_t kInlineInflateLimit = 256 * 1024;
 constexpr std::size_t kMaxRequestIdLength = 128;
+constexpr std::size_t kMaxLingerBytes = 4 * 1024 * 1024;
 
 bool isAcceptableRequestId(std::string_view id) {
   if (id.empty() || id.size() > kMaxRequestIdLength) return false;
@@ -176,33 +178,8 @@ class Server::Impl {
 
   asio::any_io_executor blockingExecutor() { return blocking_.get_executor(); }
 
-  void shutdown() {
-    if (!running_ || draining_.exchange(true)) return;
-    core::log::info("shutting down: no new connections; waiting for in-flight requests",
-                    {{"in_flight", in_flight_.value()},
-                     {"grace_ms", static_cast<std::int64_t>(settings_.shutdown_grace.count())}});
-    asio::post(*contexts_.front(), [this] {
-      boost::system::error_code ignored;
-      acceptor_->close(ignored);
-    });
-    for (std::size_t i = 0; i < contexts_.size(); ++i) {
-      asio::post(*contexts_[i], [this, i] { closeIdleSessions(i); });
-    }
-    const auto deadline = Clock::now() + settings_.shutdown_grace;
-    while (connections_.load() > 0 && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (connections_.load() > 0) {
-      core::log::warn("shutdown grace period over; closing remaining connections",
-                      {{"connections", connections_.load()}});
-    }
-    keep_running_.clear();
-    for (auto& context : contexts_) context->stop();
-    for (auto& thread : threads_) thread.join();
-    threads_.clear();
-    blocking_.join();
-    running_ = false;
-  }
+  void shutdown();
+
 
  private:
   static void logCrash(const std::exception_ptr& e, std::string_view where) {
@@ -211,6 +188,8 @@ class Server::Impl {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
       core::log::error("unexpected exception", {{"where", where}, {"what", ex.what()}});
+    } catch (...) {
+      core::log::error("unexpected exception", {{"where", where}});
     }
   }
 
@@ -226,10 +205,11 @@ class Server::Impl {
   const core::ServerSettings& settings_;
   const Router& router_;
   Authenticator* authenticator_;
+  // Sessions per I/O context, touched only on that context's thread. Declared before contexts_
+  // so it outlives them: destroying a context destroys abandoned sessions, which unregister.
+  std::vector<std::list<Session*>> sessions_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running_;
-  // Sessions per I/O context, touched only on that context's thread.
-  std::vector<std::list<Session*>> sessions_;
   std::vector<std::thread> threads_;
   asio::thread_pool blocking_;
   std::unique_ptr<tcp::acceptor> acceptor_;
@@ -262,6 +242,11 @@ class Server::Impl::Session {
   // Called on this session's thread during shutdown.
   void closeIfIdle() {
     if (idle_) stream_.cancel();
+  }
+  // Called once the I/O threads have stopped, for sessions still open after the grace period.
+  void forceClose() {
+    boost::system::error_code ignored;
+    stream_.socket().close(ignored);
   }
 
  private:
@@ -306,6 +291,41 @@ class Server::Impl::Session::ChunkWriter final : public StreamWriter {
   bool failed_ = false;
   std::size_t bytes_ = 0;
 };
+
+void Server::Impl::shutdown() {
+  if (!running_ || draining_.exchange(true)) return;
+  core::log::info("shutting down: no new connections; waiting for in-flight requests",
+                  {{"in_flight", in_flight_.value()},
+                   {"grace_ms", static_cast<std::int64_t>(settings_.shutdown_grace.count())}});
+  asio::post(*contexts_.front(), [this] {
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);
+  });
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    asio::post(*contexts_[i], [this, i] { closeIdleSessions(i); });
+  }
+  const auto deadline = Clock::now() + settings_.shutdown_grace;
+  while (connections_.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (connections_.load() > 0) {
+    core::log::warn("shutdown grace period over; closing remaining connections",
+                    {{"connections", connections_.load()}});
+  }
+  keep_running_.clear();
+  for (auto& context : contexts_) context->stop();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  // No I/O thread runs now, so the listener and the sessions can be touched from here. The
+  // close posted above may never have run if the contexts stopped first.
+  boost::system::error_code ignored;
+  acceptor_->close(ignored);
+  for (auto& sessions : sessions_) {
+    for (Session* session : sessions) session->forceClose();
+  }
+  blocking_.join();
+  running_ = false;
+}
 
 asio::awaitable<void> Server::Impl::acceptLoop() {
   while (!draining_.load()) {
@@ -376,7 +396,15 @@ asio::awaitable<void> Server::Impl::Session::run() {
     stream_.expires_after(settings.header_timeout);
     auto [head_ec, head_n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
     if (head_ec) {
-      if (head_ec == bhttp::error::header_limit) {
+      if (head_ec == bhttp::error::body_limit) {
+        // Beast checks a declared Content-Length against the limit while parsing the head.
+        const auto& partial = parser.get();
+        co_await answerAndClose(
+            413, "body_too_large",
+            fmt::format("request body of {} bytes exceeds the limit of {} bytes",
+                        partial[bhttp::field::content_length], settings.max_body_bytes),
+            started, partial.method_string(), partial.target());
+      } else if (head_ec == bhttp::error::header_limit) {
         co_await answerAndClose(431, "headers_too_large",
                                 fmt::format("request head exceeds the limit of {} bytes",
                                             settings.max_header_bytes),
@@ -480,6 +508,18 @@ asio::awaitable<void> Server::Impl::Session::answerAndClose(unsigned status, std
   res.prepare_payload();
   stream_.expires_after(std::chrono::seconds(2));
   auto [ec, n] = co_await bhttp::async_write(stream_, res, kNoThrow);
+  // Lingering close: the client may still be sending (an oversized body, say). Closing with
+  // unread data makes the kernel send a reset that can destroy the answer before the client
+  // reads it, so stop sending, then read and discard for a moment until the client closes too.
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(std::chrono::seconds(1));
+  std::array<char, 16 * 1024> discard;
+  for (std::size_t drained = 0; !ec && drained < kMaxLingerBytes;) {
+    auto [read_ec, read] = co_await stream_.async_read_some(asio::buffer(discard), kNoThrow);
+    if (read_ec) break;
+    drained += read;
+  }
   const std::string path(target.substr(0, target.find('?')));
   server_.record(nullptr, method.empty() ? "-" : method, path.empty() ? "-" : path, "invalid",
                  status, started, 0, n, remote_, request_id);
@@ -511,9 +551,8 @@ asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(const Request&
     ChunkWriter writer(stream_, settings.body_timeout);
     try {
       co_await response.stream(writer);
-    } catch (const std::exception& e) {
-      core::log::error("stream producer failed",
-                       {{"request_id", request.requestId()}, {"what", e.what()}});
+    } catch (...) {
+      core::log::error("stream producer failed", {{"request_id", request.requestId()}});
       stream_failed = true;  // no last chunk: the client sees a truncated body, not a clean end
       co_return writer.bytes();
     }
@@ -621,6 +660,9 @@ asio::awaitable<Response> Server::Impl::dispatch(Request& request, std::string& 
     core::log::error("handler failed", {{"request_id", request.requestId()},
                                         {"route", route.pattern},
                                         {"what", e.what()}});
+  } catch (...) {
+    core::log::error("handler failed",
+                     {{"request_id", request.requestId()}, {"route", route.pattern}});
   }
   co_return Response::error(500, "internal_error",
                             "internal error; the server log has details under this request id");

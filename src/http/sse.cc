@@ -5,6 +5,9 @@ namespace pharos::http {
 std::string formatSseEvent(std::string_view data, std::string_view event, std::string_view id) {
   std::string out;
   out.reserve(data.size() + event.size() + id.size() + 32);
+  // A line break in event or id would start a field of the caller's choosing; cut it there.
+  event = event.substr(0, event.find_first_of("\r\n"));
+  id = id.substr(0, id.find_first_of("\r\n"));
   if (!event.empty()) {
     out += "event: ";
     out += event;

@@ -67,6 +67,10 @@ class Store : public WorkspaceStore, public ApiKeyStore {
   virtual asio::awaitable<Status> probeWritable() = 0;
   // Where the data lives, for humans ("sqlite:/path/pharos.db", "memory").
   virtual std::string describe() const = 0;
+  // Finishes queued writes (completing their callers), then refuses new work with kUnavailable.
+  // Call it while the executors of any waiting callers still exist: their results are posted
+  // there. Idempotent.
+  virtual void close() = 0;
 };
 
 using StorePtr = std::shared_ptr<Store>;

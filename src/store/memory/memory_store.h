@@ -22,6 +22,8 @@ class MemoryStore final : public Store {
 
   asio::awaitable<Status> probeWritable() override;
   std::string describe() const override;
+  // Nothing is queued in memory: every call completes before it returns.
+  void close() override {}
 
  private:
   // Fills workspace_name from the workspace the key belongs to.

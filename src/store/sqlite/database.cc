@@ -354,7 +354,10 @@ SqliteDatabase::SqliteDatabase(std::filesystem::path path, const core::StoreSett
   }
 }
 
-SqliteDatabase::~SqliteDatabase() {
+SqliteDatabase::~SqliteDatabase() { close(); }
+
+void SqliteDatabase::close() {
+  if (!writer_thread_.joinable()) return;  // already closed
   {
     std::lock_guard lock(write_mutex_);
     writes_closed_ = true;

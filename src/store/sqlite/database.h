@@ -199,6 +199,9 @@ class SqliteDatabase {
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
   // Finishes every queued job, then closes the connections.
   ~SqliteDatabase();
+  // What the destructor does, earlier: later jobs fail with kUnavailable. Idempotent; call it
+  // from one thread, not from a job.
+  void close();
 
   // Runs `job` on the writer inside its own savepoint of a group-committed transaction; resumes
   // (on the caller's executor) once that transaction committed, or with the job's own error

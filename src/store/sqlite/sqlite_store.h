@@ -31,6 +31,7 @@ class SqliteStore final : public Store {
 
   // The engine, for modules that keep their own tables in the same file.
   SqliteDatabase& database() { return *database_; }
+  void close() override { database_->close(); }
 
  private:
   std::unique_ptr<SqliteDatabase> database_;
