@@ -587,6 +587,22 @@ asio::awaitable<Response> Server::Impl::dispatch(Request& request, std::string& 
     co_return Response::error(400, "bad_request", "request target is not a valid origin-form path");
   }
   Router::Match match = router_.match(request.method(), request.encodedPath());
+  // Authentication comes before 404/405: an unknown path is not public.
+  const bool is_public = match.route != nullptr && match.route->options.is_public;
+  if (!is_public && authenticator_ != nullptr) {
+    core::Result<Identity> identity = co_await authenticator_->authenticate(request);
+    if (!identity) {
+      const core::Error& error = identity.error();
+      if (error.code == core::ErrorCode::kUnauthenticated) {
+        Response response = Response::error(401, "unauthorized", error.message);
+        response.header("www-authenticate", "Bearer");
+        co_return response;
+      }
+      co_return Response::error(503, "unavailable", error.message);
+    }
+    request.setIdentity(std::move(identity).value());
+  }
+
   if (!match.route) {
     if (match.allowed.empty()) {
       co_return Response::error(
@@ -613,20 +629,6 @@ asio::awaitable<Response> Server::Impl::dispatch(Request& request, std::string& 
     value = encoded->decode();
   }
   request.setParams(std::move(match.params));
-
-  if (!route.options.is_public && authenticator_ != nullptr) {
-    core::Result<Identity> identity = co_await authenticator_->authenticate(request);
-    if (!identity) {
-      const core::Error& error = identity.error();
-      if (error.code == core::ErrorCode::kUnauthenticated) {
-        Response response = Response::error(401, "unauthorized", error.message);
-        response.header("www-authenticate", "Bearer");
-        co_return response;
-      }
-      co_return Response::error(503, "unavailable", error.message);
-    }
-    request.setIdentity(std::move(identity).value());
-  }
 
   if (auto encoding = request.header("content-encoding"); encoding && !request.body().empty()) {
     core::Result<ContentCoding> coding = parseContentCoding(*encoding);
