@@ -6,7 +6,8 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <regex>
+#include <algorithm>
+#include <cctype>
 
 #include "app/ops_routes.h"
 #include "app/run_sync.h"
@@ -41,8 +42,11 @@ http::Identity ensureIdentity(store::Store& store, const std::string& workspace,
 }
 
 void validateWorkspaceName(const std::string& name) {
-  static const std::regex kValid("[A-Za-z0-9_.-]{1,64}");
-  if (!std::regex_match(name, kValid)) {
+  const bool valid = !name.empty() && name.size() <= 64 &&
+                     std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                       return std::isalnum(c) || c == '_' || c == '.' || c == '-';
+                     });
+  if (!valid) {
     throw std::runtime_error(fmt::format(
         "workspace name \"{}\" is not valid: use 1 to 64 letters, digits, '_', '.' or '-'", name));
   }

@@ -896,9 +896,15 @@ TEST_F(ServerTest, PublicRoutesSkipTheAuthenticator) {
   const HttpResponse response = client.request(Verb::get, "/healthz");
   EXPECT_EQ(response.result_int(), 200u);
   EXPECT_EQ(authenticator_.calls.load(), 0);
-  // Unmatched paths answer 404 without consulting it either.
-  EXPECT_EQ(client.request(Verb::get, "/nope").result_int(), 404u);
-  EXPECT_EQ(authenticator_.calls.load(), 0);
+}
+
+TEST_F(ServerTest, UnknownPathsAreAuthenticatedBefore404) {
+  // An unknown path is not public: without a valid key a caller cannot probe which routes exist.
+  start(defaultOptions(), &authenticator_);
+  Client client(port_);
+  const HttpResponse response = client.request(Verb::get, "/nope");
+  EXPECT_EQ(response.result_int(), 401u);
+  EXPECT_EQ(authenticator_.calls.load(), 1);
 }
 
 TEST_F(ServerTest, ContentEncodingErrorsComeAfterAuthentication) {
