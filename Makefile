@@ -1,6 +1,9 @@
 # The two commands of the README: `make run` and `make test`. Both install what is missing first.
 SHELL := /bin/bash
 PHAROS := ./build/release/src/app/pharos
+# Let ccache share results between clones and build directories of the same sources.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all setup build run test test-release test-asan bench fuzz format clean
 

@@ -74,6 +74,19 @@ std::string newRequestId() {
   return core::toHex(raw);
 }
 
+// Requests whose framing Beast accepts but RFC 9112 does not. A Transfer-Encoding that does not
+// end in chunked leaves the body length unknowable: reading it as empty would let its bytes be
+// parsed as a second, smuggled request (RFC 9112 §6.3).
+std::string_view framingProblem(const bhttp::request_header<>& head, bool chunked) {
+  if (head.version() >= 11 && head.count(bhttp::field::host) != 1) {
+    return "an HTTP/1.1 request needs exactly one Host header";
+  }
+  if (head.count(bhttp::field::transfer_encoding) > 0 && !chunked) {
+    return "Transfer-Encoding must end with chunked";
+  }
+  return {};
+}
+
 std::string statusLabel(unsigned status) { return std::to_string(status); }
 
 // Lets 10,000 idle connections exist: the default soft limit of open files is often 1024.
@@ -426,6 +439,10 @@ asio::awaitable<void> Server::Impl::Session::run() {
     const auto& head = parser.get();
     const std::string method(head.method_string());
     const std::string target(head.target());
+    if (std::string_view problem = framingProblem(head, parser.chunked()); !problem.empty()) {
+      co_await answerAndClose(400, "bad_request", problem, started, method, target);
+      break;
+    }
 
     if (const auto length = parser.content_length(); length && *length > settings.max_body_bytes) {
       co_await answerAndClose(413, "body_too_large",
