@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -123,6 +124,29 @@ Sink& sink() {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
 
+// Every access-log line needs a timestamp; the date and time to the second change once a
+// second, so each thread formats them once and appends only the milliseconds.
+void appendTimestampNow(std::string& out) {
+  thread_local std::int64_t cached_second = -1;
+  thread_local std::string cached_prefix;  // "2026-11-26T21:10:41."
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  const std::int64_t second = ms / 1000;
+  if (second != cached_second) {
+    const std::string full = formatIso8601(std::chrono::system_clock::time_point(
+        std::chrono::seconds(second)));  // "...:41.000Z"
+    cached_prefix = full.substr(0, full.size() - 4);
+    cached_second = second;
+  }
+  out += cached_prefix;
+  const auto millis = static_cast<int>(ms % 1000);
+  out.push_back(static_cast<char>('0' + millis / 100));
+  out.push_back(static_cast<char>('0' + millis / 10 % 10));
+  out.push_back(static_cast<char>('0' + millis % 10));
+  out.push_back('Z');
+}
+
 }  // namespace
 
 void init(LogLevel level) {
@@ -141,7 +165,11 @@ void write(LogLevel level, std::string_view message, std::initializer_list<Field
   sink().append(line);
 }
 
-std::string isoTimestampNow() { return formatIso8601(std::chrono::system_clock::now()); }
+std::string isoTimestampNow() {
+  std::string out;
+  appendTimestampNow(out);
+  return out;
+}
 
 namespace {
 
@@ -208,9 +236,9 @@ void appendJsonString(std::string& out, std::string_view text) {
 std::string formatLine(LogLevel level, std::string_view message,
                        std::initializer_list<Field> fields) {
   std::string out;
-  out.reserve(128 + message.size());
+  out.reserve(384 + message.size());  // an access-log line without reallocation
   out += "{\"ts\":\"";
-  out += isoTimestampNow();
+  appendTimestampNow(out);
   out += "\",\"level\":\"";
   out += levelName(level);
   out += "\",\"msg\":";
@@ -227,9 +255,13 @@ std::string formatLine(LogLevel level, std::string_view message,
           } else if constexpr (std::is_same_v<V, bool>) {
             out += v ? "true" : "false";
           } else if constexpr (std::is_same_v<V, double>) {
-            out += std::isfinite(v) ? fmt::format("{}", v) : std::string("null");
+            if (std::isfinite(v)) {
+              fmt::format_to(std::back_inserter(out), "{}", v);
+            } else {
+              out += "null";
+            }
           } else {
-            out += fmt::format("{}", v);
+            fmt::format_to(std::back_inserter(out), "{}", v);
           }
         },
         field.value);
