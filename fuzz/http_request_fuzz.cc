@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "http/content_coding.h"
 #include "http/message.h"
+#include "http/request_head.h"
 #include "http/router.h"
 
 namespace {
@@ -107,53 +108,42 @@ void logAndAnswer(std::string_view method, std::string_view path, unsigned statu
   check(line.find('\n') == std::string::npos);
 }
 
-void handle(bhttp::request<bhttp::string_body> message) {
-  http::Request request(std::move(message), "fuzz", "127.0.0.1:1");
-  std::string_view user_agent;
-  if (auto ua = request.header("user-agent")) user_agent = ua->substr(0, 200);
-  (void)request.header("x-request-id");
-  (void)request.message().keep_alive();
-
-  if (!request.parseTarget()) {
-    logAndAnswer(request.methodString(), request.target().substr(0, request.target().find('?')),
-                 400, user_agent, "request target is not a valid origin-form path");
-    return;
-  }
-  check(!request.path().empty() && !request.encodedPath().empty());
-
-  http::Router::Match match = router().match(request.method(), request.encodedPath());
-  if (!match.route) {
-    const std::string message =
-        match.allowed.empty()
-            ? fmt::format("no route for {} {}", request.methodString(), request.path())
-            : fmt::format("{} is not allowed on {}", request.methodString(), request.path());
-    logAndAnswer(request.methodString(), request.path(), match.allowed.empty() ? 404 : 405,
-                 user_agent, message);
-    return;
-  }
-  check(match.allowed.empty());
-  for (auto& [name, value] : match.params) {
-    check(!value.empty() && value.find('/') == std::string::npos);
-    auto encoded = boost::urls::make_pct_string_view(value);
-    if (!encoded) {
-      logAndAnswer(request.methodString(), request.path(), 400, user_agent,
-                   fmt::format("path parameter {} is not validly percent-encoded", name));
-      return;
-    }
-    value = encoded->decode();
-  }
-  request.setParams(std::move(match.params));
-  (void)request.param("run_id");
-  (void)request.param("id");
-  (void)request.param("commit");
-
-  // What the authenticator reads.
-  const std::string_view key = auth::presentedKey(request);
+// The server's head phase (examineHead, then the key the authenticator would read), exactly as
+// the server runs it. Returns false when the request is refused before its body is read.
+bool examine(const http::RequestHead& head, bool chunked, http::HeadDecision& decision) {
+  decision = http::examineHead(head, chunked, router());
+  const std::string_view key = auth::presentedKey(head);
   if (auto parsed = auth::parseKey(key)) {
     check(parsed->id.size() == auth::kKeyIdLength);
     check(parsed->secret.size() == auth::kKeySecretLength);
   }
   (void)auth::looksLikePharosKey(key);
+  if (!decision.refusal && decision.route == nullptr) {
+    decision.refusal = http::unroutable(decision, head.method_string());
+  }
+  if (decision.refusal) {
+    check(decision.refusal->status >= 400);
+    logAndAnswer(http::methodLabel(head), decision.path, decision.refusal->status, "",
+                 decision.refusal->body);
+    return false;
+  }
+  check(decision.allowed.empty() && !decision.path.empty());
+  for (const auto& [name, value] : decision.params) check(!value.empty() || name.empty());
+  return true;
+}
+
+void handle(bhttp::request<bhttp::string_body> message, http::HeadDecision decision) {
+  http::Request request(std::move(message), "fuzz", "127.0.0.1:1");
+  std::string_view user_agent;
+  if (auto ua = request.header("user-agent")) user_agent = ua->substr(0, 200);
+  (void)request.header("x-request-id");
+  (void)request.message().keep_alive();
+  check(request.parseTarget());  // examineHead accepted the same target
+  check(!request.path().empty() && !request.encodedPath().empty());
+  request.setParams(std::move(decision.params));
+  (void)request.param("run_id");
+  (void)request.param("id");
+  (void)request.param("commit");
 
   // What handlers read.
   (void)request.query("limit");
@@ -219,9 +209,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     const auto& head = parser.get();
-    if (const auto length = parser.content_length(); length && *length > kBodyLimit) {
-      if (kTrace) fmt::print(stderr, "  413: Content-Length {}\n", *length);
-      return 0;
+    http::HeadDecision decision;
+    if (!examine(head, parser.chunked(), decision)) {
+      if (!parser.is_done() || !parser.keep_alive()) return 0;  // the server closes here
+      continue;
     }
     (void)boost::beast::iequals(head[bhttp::field::expect], "100-continue");
     parser.eager(true);
@@ -232,7 +223,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     const bool keep_alive = parser.keep_alive();
-    handle(parser.release());
+    handle(parser.release(), std::move(decision));
     if (!keep_alive) break;
   }
   return 0;

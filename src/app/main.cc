@@ -1,9 +1,9 @@
 // The `pharos` command: serve, version, config show, keys create|list|revoke.
 // The only place that wires modules together.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
@@ -27,6 +27,9 @@ void addSettingsOptions(CLI::App& command, CommonOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A log reader or terminal that goes away must not kill the server: writes to a closed pipe
+  // fail with EPIPE instead.
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"Pharos: a self-hosted production platform for LLM applications", "pharos"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(pharos::app::kVersion));
@@ -80,8 +83,9 @@ int main(int argc, char** argv) {
     if (*keys_revoke) return pharos::app::keysRevokeCommand(options, key_id);
   } catch (const pharos::core::SettingsError& e) {
     fmt::print(stderr, "pharos: configuration error: {}\n", e.what());
-    fmt::print(stderr, "  fix the setting and start again; `pharos config show` prints the "
-                       "effective configuration, docs/configuration.md lists every key\n");
+    fmt::print(stderr,
+               "  fix the setting and start again; `pharos config show` prints the "
+               "effective configuration, docs/configuration.md lists every key\n");
     return 2;
   } catch (const std::exception& e) {
     pharos::core::log::flush();

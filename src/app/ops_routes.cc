@@ -2,8 +2,15 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
+#include <mutex>
+#include <optional>
 
 namespace pharos::app {
+
+namespace {
+constexpr std::chrono::seconds kProbeReuse{1};
+}  // namespace
 
 void addOpsRoutes(http::Router& router, std::shared_ptr<store::Store> store,
                   const http::MetricsRegistry& metrics) {
@@ -16,10 +23,33 @@ void addOpsRoutes(http::Router& router, std::shared_ptr<store::Store> store,
       },
       open);
 
+  // /readyz is public and each probe is a durable write: remember the last answer for a second
+  // so that a flood of probes cannot keep the writer and the disk busy.
+  struct ProbeCache {
+    std::mutex mutex;
+    std::chrono::steady_clock::time_point at;
+    std::optional<core::Status> result;
+  };
+  auto cache = std::make_shared<ProbeCache>();
   router.add(
       http::Verb::get, "/readyz",
-      [store](http::Request&) -> http::Awaitable<http::Response> {
-        const core::Status writable = co_await store->probeWritable();
+      [store, cache](http::Request&) -> http::Awaitable<http::Response> {
+        std::optional<core::Status> recent;
+        {
+          std::lock_guard lock(cache->mutex);
+          if (cache->result && std::chrono::steady_clock::now() - cache->at < kProbeReuse) {
+            recent = cache->result;
+          }
+        }
+        core::Status writable;
+        if (recent) {
+          writable = *recent;
+        } else {
+          writable = co_await store->probeWritable();
+          std::lock_guard lock(cache->mutex);
+          cache->result = writable;
+          cache->at = std::chrono::steady_clock::now();
+        }
         if (!writable) {
           boost::json::value body = {{"status", "unavailable"},
                                      {"store", store->describe()},

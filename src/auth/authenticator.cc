@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <boost/beast/core/string.hpp>
+
 #include "auth/api_key.h"
 #include "core/crypto.h"
 
@@ -30,15 +32,19 @@ bool isPlaceholder(std::string_view key) {
 
 }  // namespace
 
-std::string_view presentedKey(const http::Request& request) {
-  if (auto key = request.header("x-api-key")) return trim(*key);
-  if (auto authorization = request.header("authorization")) {
-    std::string_view value = trim(*authorization);
-    if (value.size() > 7 && (value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+std::string_view presentedKey(const http::RequestHead& head) {
+  std::string_view api_key;
+  if (auto it = head.find("x-api-key"); it != head.end()) {
+    api_key = trim(it->value());
+    if (!isPlaceholder(api_key)) return api_key;
+  }
+  if (auto it = head.find(boost::beast::http::field::authorization); it != head.end()) {
+    std::string_view value = trim(it->value());
+    if (value.size() > 7 && boost::beast::iequals(value.substr(0, 7), "bearer ")) {
       return trim(value.substr(7));
     }
   }
-  return {};
+  return api_key;
 }
 
 KeyAuthenticator::KeyAuthenticator(std::shared_ptr<store::ApiKeyStore> keys,
@@ -55,9 +61,9 @@ KeyAuthenticator::KeyAuthenticator(std::shared_ptr<store::ApiKeyStore> keys,
       bootstrap_(std::move(bootstrap)) {}
 
 http::Awaitable<core::Result<http::Identity>> KeyAuthenticator::authenticate(
-    const http::Request& request) {
+    const http::RequestHead& head) {
   if (mode_ == core::AuthMode::kNone) co_return fallback_;
-  const std::string_view key = presentedKey(request);
+  const std::string_view key = presentedKey(head);
   if (isPlaceholder(key)) {
     if (!keys_required_) co_return fallback_;
     co_return unauthenticated(
@@ -92,8 +98,11 @@ http::Awaitable<core::Result<std::optional<store::ApiKeyRecord>>> KeyAuthenticat
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(cache_mutex_);
-    if (auto it = cache_.find(id); it != cache_.end() && now - it->second.fetched_at < cache_ttl_) {
-      co_return it->second.record;
+    for (const auto* cache : {&cache_, &unknown_cache_}) {
+      if (auto it = cache->find(id);
+          it != cache->end() && now - it->second.fetched_at < cache_ttl_) {
+        co_return it->second.record;
+      }
     }
   }
   auto found = co_await keys_->findApiKey(id);
@@ -101,8 +110,11 @@ http::Awaitable<core::Result<std::optional<store::ApiKeyRecord>>> KeyAuthenticat
     co_return Error::unavailable("cannot check the API key: " + found.error().message);
   }
   std::lock_guard lock(cache_mutex_);
-  if (cache_.size() >= kMaxCachedKeys) cache_.clear();  // bounded: random ids cannot grow it
-  cache_[id] = CachedKey{found.value(), now};
+  // Unknown ids are remembered apart, so a flood of random ids can evict only each other, never
+  // the keys real clients use.
+  auto& cache = found.value() ? cache_ : unknown_cache_;
+  if (cache.size() >= kMaxCachedKeys) cache.clear();
+  cache[id] = CachedKey{found.value(), now};
   co_return found.value();
 }
 

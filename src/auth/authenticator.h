@@ -28,7 +28,7 @@ class KeyAuthenticator final : public http::Authenticator {
                    bool keys_required, http::Identity fallback, http::Identity bootstrap);
 
   http::Awaitable<core::Result<http::Identity>> authenticate(
-      const http::Request& request) override;
+      const http::RequestHead& head) override;
 
  private:
   struct CachedKey {
@@ -45,10 +45,12 @@ class KeyAuthenticator final : public http::Authenticator {
   http::Identity fallback_;
   http::Identity bootstrap_;
   std::mutex cache_mutex_;
-  std::unordered_map<std::string, CachedKey> cache_;
+  std::unordered_map<std::string, CachedKey> cache_;          // keys that exist
+  std::unordered_map<std::string, CachedKey> unknown_cache_;  // ids with no key
 };
 
-// The key a request presents: x-api-key, else Authorization: Bearer; "" when none.
-std::string_view presentedKey(const http::Request& request);
+// The key a request presents: x-api-key, else Authorization: Bearer; "" when none. A placeholder
+// x-api-key ("", "undefined", "null") does not hide a real key sent as Authorization: Bearer.
+std::string_view presentedKey(const http::RequestHead& head);
 
 }  // namespace pharos::auth

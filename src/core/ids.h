@@ -12,7 +12,7 @@ namespace pharos::core {
 std::string newUuidV7(std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 // True for any canonical 8-4-4-4-12 hex UUID (any version).
 bool isUuid(std::string_view text);
-// `length` characters of [A-Za-z0-9], uniformly random (for key secrets and request ids).
+// `length` characters of [A-Za-z0-9], uniformly random (for API key ids and secrets).
 std::string randomAlphanumeric(std::size_t length);
 
 }  // namespace pharos::core

@@ -426,7 +426,8 @@ std::vector<SettingDef> makeRegistry() {
                                             "Threads running network I/O; 0 means one per core."),
       setting<&S::server, &Srv::blocking_threads>(
           "server.blocking_threads", CountType{0, 1024},
-          "Threads for blocking work such as hashing; 0 means one per core, at least 2."),
+          "Threads for work that must not run on an I/O thread (inflating large request bodies, "
+          "later tokenizing and other CPU-heavy work); 0 means one per core, at least 2."),
       setting<&S::server, &Srv::max_header_bytes>(
           "server.max_header_bytes", SizeType{},
           "Largest request head (request line and headers) accepted."),

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 namespace pharos::http {
 
@@ -56,38 +57,49 @@ core::Result<std::string> inflate(std::string_view encoded, ContentCoding coding
   } guard{&zs};
 
   const char* name = coding == ContentCoding::kGzip ? "gzip" : "deflate";
+  // zlib counts in 32-bit uInt: input is fed and output offered in pieces it can count.
+  constexpr std::size_t kMaxPiece = std::numeric_limits<uInt>::max();
+  const auto* input = reinterpret_cast<const Bytef*>(encoded.data());
+  std::size_t input_left = encoded.size();
   std::string out;
   out.resize(std::min<std::size_t>(std::max<std::size_t>(encoded.size() * 4, 4096), max_output));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(encoded.data()));
-  zs.avail_in = static_cast<uInt>(encoded.size());
   std::size_t produced = 0;
   while (true) {
+    if (zs.avail_in == 0 && input_left > 0) {
+      const std::size_t piece = std::min(input_left, kMaxPiece);
+      zs.next_in = const_cast<Bytef*>(input);
+      zs.avail_in = static_cast<uInt>(piece);
+      input += piece;
+      input_left -= piece;
+    }
     if (produced == out.size()) {
       if (out.size() >= max_output) {
-        return Error{ErrorCode::kTooLarge,
-                     fmt::format("{} request body inflates beyond the limit of {} bytes", name,
-                                 max_output)};
+        return Error{
+            ErrorCode::kTooLarge,
+            fmt::format("{} request body inflates beyond the limit of {} bytes", name, max_output)};
       }
       out.resize(std::min(out.size() * 2, max_output));
     }
+    const std::size_t offered = std::min(out.size() - produced, kMaxPiece);
     zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-    zs.avail_out = static_cast<uInt>(out.size() - produced);
+    zs.avail_out = static_cast<uInt>(offered);
     const int rc = ::inflate(&zs, Z_NO_FLUSH);
-    produced = out.size() - zs.avail_out;
+    produced += offered - zs.avail_out;
+    const bool input_done = zs.avail_in == 0 && input_left == 0;
     if (rc == Z_STREAM_END) {
-      if (zs.avail_in == 0) break;
+      if (input_done) break;
       // Another gzip member follows (concatenated streams are valid gzip).
       if (coding != ContentCoding::kGzip || inflateReset(&zs) != Z_OK) {
         return Error::invalidArgument(fmt::format("{} request body has trailing data", name));
       }
       continue;
     }
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
+    if (rc == Z_BUF_ERROR && input_done) {
       return Error::invalidArgument(fmt::format("{} request body is truncated", name));
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      return Error::invalidArgument(fmt::format("{} request body is corrupt: {}", name,
-                                                zs.msg ? zs.msg : "invalid data"));
+      return Error::invalidArgument(
+          fmt::format("{} request body is corrupt: {}", name, zs.msg ? zs.msg : "invalid data"));
     }
   }
   out.resize(produced);

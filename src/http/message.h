@@ -18,6 +18,8 @@ namespace pharos::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using Verb = beast::http::verb;
+// A request's method, target and headers: all that is known before its body is read.
+using RequestHead = beast::http::request_header<>;
 
 // Who is calling, as established by the Authenticator. Every data access is scoped by it.
 struct Identity {
@@ -65,6 +67,7 @@ class Request {
   void setBlockingExecutor(asio::any_io_executor executor) { blocking_ = std::move(executor); }
 
   const beast::http::request<beast::http::string_body>& message() const { return message_; }
+  const RequestHead& head() const { return message_; }
 
   // Parses path and query from the target; false when the target is not a valid origin-form.
   bool parseTarget();

@@ -1,6 +1,7 @@
 // A small Prometheus registry. Families are declared once (at start-up, by whichever module owns
-// them) and their children looked up by label values on the hot path; values are atomics, so
-// recording never takes a lock once a label set has been seen.
+// them) and their children looked up by label values on the hot path: the lookup takes the
+// family's mutex briefly (about 65 ns, see bench/), the update itself is an atomic. Label values
+// must come from bounded sets (route patterns, known methods), never raw client text.
 #pragma once
 
 #include <atomic>

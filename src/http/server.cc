@@ -33,6 +33,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "http/content_coding.h"
+#include "http/request_head.h"
 
 namespace pharos::http {
 
@@ -43,8 +44,9 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-// Bodies above this are inflated on the blocking pool rather than on an I/O thread.
-constexpr std::size_t kInlineInflateLimit = 256 * 1024;
+// Bodies that inflate to more than this are inflated on the blocking pool, not an I/O thread.
+// Decided by output size: a small compressed body can inflate a thousandfold.
+constexpr std::size_t kInlineInflateLimit = 1024 * 1024;
 constexpr std::size_t kMaxRequestIdLength = 128;
 constexpr std::size_t kMaxLingerBytes = 4 * 1024 * 1024;
 
@@ -74,20 +76,26 @@ std::string newRequestId() {
   return core::toHex(raw);
 }
 
-// Requests whose framing Beast accepts but RFC 9112 does not. A Transfer-Encoding that does not
-// end in chunked leaves the body length unknowable: reading it as empty would let its bytes be
-// parsed as a second, smuggled request (RFC 9112 §6.3).
-std::string_view framingProblem(const bhttp::request_header<>& head, bool chunked) {
-  if (head.version() >= 11 && head.count(bhttp::field::host) != 1) {
-    return "an HTTP/1.1 request needs exactly one Host header";
-  }
-  if (head.count(bhttp::field::transfer_encoding) > 0 && !chunked) {
-    return "Transfer-Encoding must end with chunked";
-  }
-  return {};
+std::string statusLabel(unsigned status) {
+  return std::to_string(status);
 }
 
-std::string statusLabel(unsigned status) { return std::to_string(status); }
+// The caller's x-request-id when it is usable, else a new one.
+std::string requestIdFor(const RequestHead& head) {
+  if (auto it = head.find("x-request-id"); it != head.end() && isAcceptableRequestId(it->value())) {
+    return std::string(it->value());
+  }
+  return newRequestId();
+}
+
+Response authenticationRefusal(const core::Error& error) {
+  if (error.code == core::ErrorCode::kUnauthenticated) {
+    Response response = Response::error(401, "unauthorized", error.message);
+    response.header("www-authenticate", "Bearer");
+    return response;
+  }
+  return Response::error(503, "unavailable", error.message);
+}
 
 // Lets 10,000 idle connections exist: the default soft limit of open files is often 1024.
 void raiseOpenFileLimit() {
@@ -96,15 +104,6 @@ void raiseOpenFileLimit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
-}
-
-std::string allowHeader(const std::vector<Verb>& verbs) {
-  std::string out;
-  for (Verb v : verbs) {
-    if (!out.empty()) out += ", ";
-    out += bhttp::to_string(v);
-  }
-  return out;
 }
 
 }  // namespace
@@ -128,9 +127,10 @@ class Server::Impl {
         request_seconds_(metrics.histogram("pharos_http_request_duration_seconds",
                                            "Time from request head to response end, by route",
                                            {"route"})),
-        in_flight_(metrics.gauge("pharos_http_requests_in_flight",
-                                 "Requests received and not yet answered")
-                       .with({})),
+        in_flight_(
+            metrics
+                .gauge("pharos_http_requests_in_flight", "Requests received and not yet answered")
+                .with({})),
         open_connections_(
             metrics.gauge("pharos_http_connections_open", "Open client connections").with({})),
         rejected_connections_(metrics
@@ -175,7 +175,8 @@ class Server::Impl {
                                     : ""));
     }
     local_ = acceptor_->local_endpoint();
-    asio::co_spawn(accept_context, acceptLoop(), [](std::exception_ptr e) { logCrash(e, "accept"); });
+    asio::co_spawn(accept_context, acceptLoop(),
+                   [](std::exception_ptr e) { logCrash(e, "accept"); });
     for (auto& context : contexts_) {
       threads_.emplace_back([&context] { context->run(); });
     }
@@ -193,7 +194,6 @@ class Server::Impl {
 
   void shutdown();
 
-
  private:
   static void logCrash(const std::exception_ptr& e, std::string_view where) {
     if (!e) return;
@@ -208,11 +208,13 @@ class Server::Impl {
 
   asio::awaitable<void> acceptLoop();
   void closeIdleSessions(std::size_t context_index);
-  asio::awaitable<Response> dispatch(Request& request, std::string& route_label);
-  void record(const Request* request, std::string_view method, std::string_view path,
-              std::string_view route, unsigned status, Clock::time_point started,
-              std::size_t bytes_in, std::size_t bytes_out, std::string_view remote,
-              std::string_view request_id);
+  // Decodes the body and runs the handler; never throws.
+  asio::awaitable<Response> dispatch(const Route& route, Request& request);
+  // One access-log line and the request metrics. `head` and `workspace` when known.
+  void record(const RequestHead* head, std::string_view workspace, std::string_view method,
+              std::string_view path, std::string_view route, unsigned status,
+              Clock::time_point started, std::size_t bytes_in, std::size_t bytes_out,
+              std::string_view remote, std::string_view request_id);
 
   ServerOptions options_;
   const core::ServerSettings& settings_;
@@ -265,11 +267,16 @@ class Server::Impl::Session {
  private:
   class ChunkWriter;
 
-  asio::awaitable<void> answerAndClose(unsigned status, std::string_view type,
-                                       std::string_view message, Clock::time_point started,
-                                       std::string_view method, std::string_view target);
-  asio::awaitable<std::size_t> writeResponse(const Request& request, Response& response,
-                                             bool keep_alive, bool& stream_failed);
+  // Answers, then closes the connection (the rest of the request, if any, is not read).
+  asio::awaitable<void> respondAndClose(Response response, std::string request_id,
+                                        Clock::time_point started, std::string_view method,
+                                        std::string_view target,
+                                        std::string_view route_label = "invalid",
+                                        std::string_view workspace = "");
+  // Returns the body bytes written.
+  asio::awaitable<std::size_t> writeResponse(std::string_view request_id, bool head_request,
+                                             Response& response, bool keep_alive,
+                                             bool& stream_failed);
 
   Impl& server_;
   std::size_t context_index_;
@@ -403,54 +410,77 @@ asio::awaitable<void> Server::Impl::Session::run() {
     }
     const Clock::time_point started = Clock::now();
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(
-        std::min<std::uint64_t>(settings.max_header_bytes, UINT32_MAX)));
+    parser.header_limit(
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(settings.max_header_bytes, UINT32_MAX)));
     parser.body_limit(settings.max_body_bytes);
     stream_.expires_after(settings.header_timeout);
     auto [head_ec, head_n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
     if (head_ec) {
+      const auto& partial = parser.get();
       if (head_ec == bhttp::error::body_limit) {
         // Beast checks a declared Content-Length against the limit while parsing the head.
-        const auto& partial = parser.get();
-        co_await answerAndClose(
-            413, "body_too_large",
-            fmt::format("request body of {} bytes exceeds the limit of {} bytes",
-                        partial[bhttp::field::content_length], settings.max_body_bytes),
-            started, partial.method_string(), partial.target());
+        co_await respondAndClose(
+            Response::error(
+                413, "body_too_large",
+                fmt::format("request body of {} bytes exceeds the limit of {} bytes",
+                            partial[bhttp::field::content_length], settings.max_body_bytes)),
+            requestIdFor(partial), started, methodLabel(partial), partial.target());
       } else if (head_ec == bhttp::error::header_limit) {
-        co_await answerAndClose(431, "headers_too_large",
-                                fmt::format("request head exceeds the limit of {} bytes",
-                                            settings.max_header_bytes),
-                                started, "", "");
+        co_await respondAndClose(
+            Response::error(431, "headers_too_large",
+                            fmt::format("request head exceeds the limit of {} bytes",
+                                        settings.max_header_bytes)),
+            newRequestId(), started, "-", "");
       } else if (head_ec == beast::error::timeout) {
-        co_await answerAndClose(408, "request_timeout",
-                                "request head did not arrive within the header timeout", started,
-                                "", "");
+        // The stream closed the socket at the deadline; there is no one left to answer.
+        server_.record(nullptr, "", "-", "-", "invalid", 408, started, 0, 0, remote_,
+                       newRequestId());
       } else if (head_ec != bhttp::error::end_of_stream && head_ec != asio::error::eof &&
                  head_ec != asio::error::operation_aborted &&
                  head_ec != asio::error::connection_reset) {
-        co_await answerAndClose(400, "bad_request",
-                                fmt::format("malformed HTTP request: {}", head_ec.message()),
-                                started, "", "");
+        co_await respondAndClose(
+            Response::error(400, "bad_request",
+                            fmt::format("malformed HTTP request: {}", head_ec.message())),
+            newRequestId(), started, "-", "");
       }
       break;
     }
     idle_ = false;
     const auto& head = parser.get();
-    const std::string method(head.method_string());
-    const std::string target(head.target());
-    if (std::string_view problem = framingProblem(head, parser.chunked()); !problem.empty()) {
-      co_await answerAndClose(400, "bad_request", problem, started, method, target);
-      break;
+    const std::string method(methodLabel(head));
+    std::string request_id = requestIdFor(head);
+
+    // Everything that can refuse a request on its head alone — framing, target, authentication,
+    // routing — happens before 100 Continue and before a byte of the body is buffered.
+    HeadDecision decision = examineHead(head, parser.chunked(), server_.router_);
+    Identity identity;
+    if (!decision.refusal && decision.needs_identity && server_.authenticator_ != nullptr) {
+      core::Result<Identity> authenticated = co_await server_.authenticator_->authenticate(head);
+      if (authenticated) {
+        identity = std::move(authenticated).value();
+      } else {
+        decision.refusal = authenticationRefusal(authenticated.error());
+      }
+    }
+    if (!decision.refusal && decision.route == nullptr) {
+      decision.refusal = unroutable(decision, head.method_string());
+    }
+    if (decision.refusal) {
+      if (decision.must_close || !parser.is_done() || !head.keep_alive() ||
+          server_.draining_.load()) {
+        co_await respondAndClose(std::move(*decision.refusal), request_id, started, method,
+                                 head.target(), decision.route_label, identity.workspace_name);
+        break;
+      }
+      bool failed = false;
+      const std::size_t bytes_out = co_await writeResponse(request_id, head.method() == Verb::head,
+                                                           *decision.refusal, true, failed);
+      server_.record(&head, identity.workspace_name, method, decision.path, decision.route_label,
+                     decision.refusal->status, started, 0, bytes_out, remote_, request_id);
+      if (failed) break;
+      continue;
     }
 
-    if (const auto length = parser.content_length(); length && *length > settings.max_body_bytes) {
-      co_await answerAndClose(413, "body_too_large",
-                              fmt::format("request body of {} bytes exceeds the limit of {} bytes",
-                                          *length, settings.max_body_bytes),
-                              started, method, target);
-      break;
-    }
     if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, 11};
       stream_.expires_after(settings.body_timeout);
@@ -462,46 +492,46 @@ asio::awaitable<void> Server::Impl::Session::run() {
       auto [body_ec, body_n] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
       if (body_ec) {
         if (body_ec == bhttp::error::body_limit) {
-          co_await answerAndClose(
-              413, "body_too_large",
-              fmt::format("request body exceeds the limit of {} bytes", settings.max_body_bytes),
-              started, method, target);
+          co_await respondAndClose(
+              Response::error(413, "body_too_large",
+                              fmt::format("request body exceeds the limit of {} bytes",
+                                          settings.max_body_bytes)),
+              request_id, started, method, head.target(), decision.route_label,
+              identity.workspace_name);
         } else if (body_ec == beast::error::timeout) {
-          co_await answerAndClose(408, "request_timeout",
-                                  "request body did not arrive within the body timeout", started,
-                                  method, target);
+          server_.record(&head, identity.workspace_name, method, decision.path,
+                         decision.route_label, 408, started, 0, 0, remote_, request_id);
         } else if (body_ec != bhttp::error::partial_message && body_ec != asio::error::eof &&
                    body_ec != asio::error::connection_reset &&
                    body_ec != asio::error::operation_aborted) {
-          co_await answerAndClose(400, "bad_request",
-                                  fmt::format("malformed request body: {}", body_ec.message()),
-                                  started, method, target);
+          co_await respondAndClose(
+              Response::error(400, "bad_request",
+                              fmt::format("malformed request body: {}", body_ec.message())),
+              request_id, started, method, head.target(), decision.route_label,
+              identity.workspace_name);
         }
         break;  // a client that vanished mid-body gets nothing; there is nobody to tell
       }
     }
     stream_.expires_never();
 
-    std::string request_id;
-    if (auto it = head.find("x-request-id"); it != head.end() && isAcceptableRequestId(it->value())) {
-      request_id = std::string(it->value());
-    } else {
-      request_id = newRequestId();
-    }
     const std::size_t bytes_in = head.body().size();
     Request request(parser.release(), std::move(request_id), remote_);
+    (void)request.parseTarget();  // cannot fail: examineHead parsed the same target
+    request.setParams(std::move(decision.params));
+    request.setIdentity(std::move(identity));
     request.setBlockingExecutor(server_.blockingExecutor());
 
     server_.in_flight_.add(1);
-    std::string route_label = "unmatched";
-    Response response = co_await server_.dispatch(request, route_label);
+    Response response = co_await server_.dispatch(*decision.route, request);
     const bool keep_alive = request.message().keep_alive() && !server_.draining_.load();
     bool stream_failed = false;
-    const std::size_t bytes_out = co_await writeResponse(request, response, keep_alive,
-                                                         stream_failed);
+    const std::size_t bytes_out = co_await writeResponse(
+        request.requestId(), request.method() == Verb::head, response, keep_alive, stream_failed);
     server_.in_flight_.add(-1);
-    server_.record(&request, method, request.path(), route_label, response.status, started,
-                   bytes_in, bytes_out, remote_, request.requestId());
+    server_.record(&request.head(), request.identity().workspace_name, method, request.path(),
+                   decision.route_label, response.status, started, bytes_in, bytes_out, remote_,
+                   request.requestId());
     if (!keep_alive || stream_failed) break;
   }
   boost::system::error_code ignored;
@@ -509,22 +539,12 @@ asio::awaitable<void> Server::Impl::Session::run() {
   stream_.close();
 }
 
-asio::awaitable<void> Server::Impl::Session::answerAndClose(unsigned status, std::string_view type,
-                                                            std::string_view message,
-                                                            Clock::time_point started,
-                                                            std::string_view method,
-                                                            std::string_view target) {
-  Response response = Response::error(status, type, message);
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-  const std::string request_id = newRequestId();
-  res.set(bhttp::field::server, "pharos");
-  res.set(bhttp::field::content_type, response.content_type);
-  res.set("x-request-id", request_id);
-  res.keep_alive(false);
-  res.body() = std::move(response.body);
-  res.prepare_payload();
-  stream_.expires_after(std::chrono::seconds(2));
-  auto [ec, n] = co_await bhttp::async_write(stream_, res, kNoThrow);
+asio::awaitable<void> Server::Impl::Session::respondAndClose(
+    Response response, std::string request_id, Clock::time_point started, std::string_view method,
+    std::string_view target, std::string_view route_label, std::string_view workspace) {
+  bool failed = false;
+  const std::size_t bytes_out =
+      co_await writeResponse(request_id, false, response, /*keep_alive=*/false, failed);
   // Lingering close: the client may still be sending (an oversized body, say). Closing with
   // unread data makes the kernel send a reset that can destroy the answer before the client
   // reads it, so stop sending, then read and discard for a moment until the client closes too.
@@ -532,17 +552,18 @@ asio::awaitable<void> Server::Impl::Session::answerAndClose(unsigned status, std
   stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream_.expires_after(std::chrono::seconds(1));
   std::array<char, 16 * 1024> discard;
-  for (std::size_t drained = 0; !ec && drained < kMaxLingerBytes;) {
+  for (std::size_t drained = 0; !failed && drained < kMaxLingerBytes;) {
     auto [read_ec, read] = co_await stream_.async_read_some(asio::buffer(discard), kNoThrow);
     if (read_ec) break;
     drained += read;
   }
-  const std::string path(target.substr(0, target.find('?')));
-  server_.record(nullptr, method.empty() ? "-" : method, path.empty() ? "-" : path, "invalid",
-                 status, started, 0, n, remote_, request_id);
+  const std::string_view path = target.substr(0, target.find('?'));
+  server_.record(nullptr, workspace, method, path.empty() ? "-" : path, route_label,
+                 response.status, started, 0, bytes_out, remote_, request_id);
 }
 
-asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(const Request& request,
+asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(std::string_view request_id,
+                                                                  bool head_request,
                                                                   Response& response,
                                                                   bool keep_alive,
                                                                   bool& stream_failed) {
@@ -550,7 +571,7 @@ asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(const Request&
   const auto fill = [&](auto& res) {
     res.set(bhttp::field::server, "pharos");
     res.set(bhttp::field::content_type, response.content_type);
-    res.set("x-request-id", request.requestId());
+    res.set("x-request-id", request_id);
     for (const auto& [name, value] : response.headers) res.insert(name, value);
     res.keep_alive(keep_alive);
   };
@@ -569,7 +590,7 @@ asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(const Request&
     try {
       co_await response.stream(writer);
     } catch (...) {
-      core::log::error("stream producer failed", {{"request_id", request.requestId()}});
+      core::log::error("stream producer failed", {{"request_id", request_id}});
       stream_failed = true;  // no last chunk: the client sees a truncated body, not a clean end
       co_return writer.bytes();
     }
@@ -590,7 +611,7 @@ asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(const Request&
   const std::size_t size = response.body.size();
   res.body() = std::move(response.body);
   res.prepare_payload();
-  if (request.method() == Verb::head) res.body().clear();  // Content-Length stays the GET one
+  if (head_request) res.body().clear();  // Content-Length stays the GET one
   stream_.expires_after(settings.body_timeout);
   auto [ec, n] = co_await bhttp::async_write(stream_, res, kNoThrow);
   stream_.expires_never();
@@ -598,70 +619,23 @@ asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(const Request&
   co_return size;
 }
 
-asio::awaitable<Response> Server::Impl::dispatch(Request& request, std::string& route_label) {
-  if (!request.parseTarget()) {
-    route_label = "invalid";
-    co_return Response::error(400, "bad_request", "request target is not a valid origin-form path");
-  }
-  Router::Match match = router_.match(request.method(), request.encodedPath());
-  // Authentication comes before 404/405: an unknown path is not public.
-  const bool is_public = match.route != nullptr && match.route->options.is_public;
-  if (!is_public && authenticator_ != nullptr) {
-    core::Result<Identity> identity = co_await authenticator_->authenticate(request);
-    if (!identity) {
-      const core::Error& error = identity.error();
-      if (error.code == core::ErrorCode::kUnauthenticated) {
-        Response response = Response::error(401, "unauthorized", error.message);
-        response.header("www-authenticate", "Bearer");
-        co_return response;
-      }
-      co_return Response::error(503, "unavailable", error.message);
-    }
-    request.setIdentity(std::move(identity).value());
-  }
-
-  if (!match.route) {
-    if (match.allowed.empty()) {
-      co_return Response::error(
-          404, "not_found",
-          fmt::format("no route for {} {}", request.methodString(), request.path()));
-    }
-    route_label = "method_not_allowed";
-    Response response = Response::error(
-        405, "method_not_allowed",
-        fmt::format("{} is not allowed on {}; allowed: {}", request.methodString(),
-                    request.path(), allowHeader(match.allowed)));
-    response.header("allow", allowHeader(match.allowed));
-    co_return response;
-  }
-  const Route& route = *match.route;
-  route_label = route.pattern;
-  for (auto& [name, value] : match.params) {
-    auto encoded = boost::urls::make_pct_string_view(value);
-    if (!encoded) {
-      co_return Response::error(400, "bad_request",
-                                fmt::format("path parameter {} is not validly percent-encoded",
-                                            name));
-    }
-    value = encoded->decode();
-  }
-  request.setParams(std::move(match.params));
-
+asio::awaitable<Response> Server::Impl::dispatch(const Route& route, Request& request) {
   if (auto encoding = request.header("content-encoding"); encoding && !request.body().empty()) {
     core::Result<ContentCoding> coding = parseContentCoding(*encoding);
     if (!coding) co_return Response::error(415, "unsupported_media_type", coding.error().message);
     if (*coding != ContentCoding::kIdentity) {
       const std::size_t limit = settings_.max_inflated_body_bytes;
-      auto inflateBody = [&request, coding = *coding, limit] {
-        return inflate(request.body(), coding, limit);
-      };
-      core::Result<std::string> inflated;
-      if (request.body().size() > kInlineInflateLimit) {
+      core::Result<std::string> inflated =
+          inflate(request.body(), *coding, std::min(limit, kInlineInflateLimit));
+      if (!inflated && inflated.error().code == core::ErrorCode::kTooLarge &&
+          limit > kInlineInflateLimit) {
+        // Too big for an I/O thread: start again on the blocking pool with the real limit.
+        auto inflateBody = [&request, coding = *coding, limit] {
+          return inflate(request.body(), coding, limit);
+        };
         // Named first: GCC 12 destroys a lambda temporary inside a co_await expression twice.
         auto offloaded = core::offload(request.blockingExecutor(), inflateBody);
         inflated = co_await std::move(offloaded);
-      } else {
-        inflated = inflateBody();
       }
       if (!inflated) {
         const bool too_large = inflated.error().code == core::ErrorCode::kTooLarge;
@@ -676,9 +650,9 @@ asio::awaitable<Response> Server::Impl::dispatch(Request& request, std::string& 
   try {
     co_return co_await route.handler(request);
   } catch (const std::exception& e) {
-    core::log::error("handler failed", {{"request_id", request.requestId()},
-                                        {"route", route.pattern},
-                                        {"what", e.what()}});
+    core::log::error(
+        "handler failed",
+        {{"request_id", request.requestId()}, {"route", route.pattern}, {"what", e.what()}});
   } catch (...) {
     core::log::error("handler failed",
                      {{"request_id", request.requestId()}, {"route", route.pattern}});
@@ -687,19 +661,20 @@ asio::awaitable<Response> Server::Impl::dispatch(Request& request, std::string& 
                             "internal error; the server log has details under this request id");
 }
 
-void Server::Impl::record(const Request* request, std::string_view method, std::string_view path,
-                          std::string_view route, unsigned status, Clock::time_point started,
-                          std::size_t bytes_in, std::size_t bytes_out, std::string_view remote,
+void Server::Impl::record(const RequestHead* head, std::string_view workspace,
+                          std::string_view method, std::string_view path, std::string_view route,
+                          unsigned status, Clock::time_point started, std::size_t bytes_in,
+                          std::size_t bytes_out, std::string_view remote,
                           std::string_view request_id) {
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   requests_total_.with({route, method, statusLabel(status)}).inc();
   request_seconds_.with({route}).observe(seconds);
   if (!options_.access_log || !core::log::enabled(core::LogLevel::kInfo)) return;
-  std::string_view workspace;
   std::string_view user_agent;
-  if (request != nullptr) {
-    workspace = request->identity().workspace_name;
-    if (auto ua = request->header("user-agent")) user_agent = ua->substr(0, 200);
+  if (head != nullptr) {
+    if (auto it = head->find(bhttp::field::user_agent); it != head->end()) {
+      user_agent = std::string_view(it->value()).substr(0, 200);
+    }
   }
   core::log::info("request", {{"request_id", request_id},
                               {"method", method},
@@ -718,9 +693,17 @@ Server::Server(ServerOptions options, const Router& router, MetricsRegistry& met
                Authenticator* authenticator)
     : impl_(std::make_unique<Impl>(std::move(options), router, metrics, authenticator)) {}
 Server::~Server() = default;
-void Server::start() { impl_->start(); }
-core::ListenAddress Server::localAddress() const { return impl_->localAddress(); }
-asio::any_io_executor Server::blockingExecutor() const { return impl_->blockingExecutor(); }
-void Server::shutdown() { impl_->shutdown(); }
+void Server::start() {
+  impl_->start();
+}
+core::ListenAddress Server::localAddress() const {
+  return impl_->localAddress();
+}
+asio::any_io_executor Server::blockingExecutor() const {
+  return impl_->blockingExecutor();
+}
+void Server::shutdown() {
+  impl_->shutdown();
+}
 
 }  // namespace pharos::http

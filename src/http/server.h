@@ -24,8 +24,10 @@ namespace pharos::http {
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
-  // A kUnauthenticated error answers 401 with its message; other errors answer 503.
-  virtual asio::awaitable<core::Result<Identity>> authenticate(const Request& request) = 0;
+  // Called with the head only, before the body is read, so an unauthenticated caller never
+  // gets a body buffered. A kUnauthenticated error answers 401 with its message; other errors
+  // answer 503.
+  virtual asio::awaitable<core::Result<Identity>> authenticate(const RequestHead& head) = 0;
 };
 
 struct ServerOptions {

@@ -131,7 +131,7 @@ class AuthenticatorTest : public ::testing::Test {
 
   core::Result<Identity> authenticate(KeyAuthenticator& authenticator, const Headers& headers) {
     const http::Request request = makeRequest(headers);
-    return runSync(ctx_, authenticator.authenticate(request));
+    return runSync(ctx_, authenticator.authenticate(request.head()));
   }
 
   void expectOutcome(const core::Result<Identity>& result, Outcome outcome,
@@ -407,17 +407,23 @@ TEST_F(AuthenticatorTest, StoreFailureIsUnavailableNotUnauthenticated) {
 }
 
 TEST(PresentedKeyTest, PrefersXApiKeyThenBearer) {
-  EXPECT_EQ(presentedKey(makeRequest({{"x-api-key", "a"}, {"authorization", "Bearer b"}})), "a");
-  EXPECT_EQ(presentedKey(makeRequest({{"authorization", "Bearer b"}})), "b");
-  EXPECT_EQ(presentedKey(makeRequest({{"Authorization", "  Bearer   b  "}})), "b");
-  EXPECT_EQ(presentedKey(makeRequest({{"X-Api-Key", " a\t"}})), "a");
-  EXPECT_EQ(presentedKey(makeRequest({})), "");
+  EXPECT_EQ(presentedKey(makeRequest({{"x-api-key", "a"}, {"authorization", "Bearer b"}}).head()),
+            "a");
+  // A placeholder x-api-key (the LangSmith JS client's "undefined") must not hide a real key.
+  EXPECT_EQ(
+      presentedKey(makeRequest({{"x-api-key", "undefined"}, {"authorization", "Bearer b"}}).head()),
+      "b");
+  EXPECT_EQ(presentedKey(makeRequest({{"x-api-key", "null"}}).head()), "null");
+  EXPECT_EQ(presentedKey(makeRequest({{"authorization", "Bearer b"}}).head()), "b");
+  EXPECT_EQ(presentedKey(makeRequest({{"Authorization", "  Bearer   b  "}}).head()), "b");
+  EXPECT_EQ(presentedKey(makeRequest({{"X-Api-Key", " a\t"}}).head()), "a");
+  EXPECT_EQ(presentedKey(makeRequest({}).head()), "");
 }
 
 TEST(PresentedKeyTest, OtherAuthorizationSchemesPresentNoKey) {
-  EXPECT_EQ(presentedKey(makeRequest({{"authorization", "Basic dXNlcjpwYXNz"}})), "");
-  EXPECT_EQ(presentedKey(makeRequest({{"authorization", "Bearer"}})), "");
-  EXPECT_EQ(presentedKey(makeRequest({{"authorization", "Bearerxyz"}})), "");
+  EXPECT_EQ(presentedKey(makeRequest({{"authorization", "Basic dXNlcjpwYXNz"}}).head()), "");
+  EXPECT_EQ(presentedKey(makeRequest({{"authorization", "Bearer"}}).head()), "");
+  EXPECT_EQ(presentedKey(makeRequest({{"authorization", "Bearerxyz"}}).head()), "");
 }
 
 }  // namespace

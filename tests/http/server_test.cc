@@ -223,11 +223,13 @@ struct Probe {
 
 class FakeAuthenticator final : public Authenticator {
  public:
-  asio::awaitable<core::Result<Identity>> authenticate(const Request& request) override {
+  asio::awaitable<core::Result<Identity>> authenticate(const RequestHead& head) override {
     calls.fetch_add(1);
-    const auto key = request.header("x-api-key");
-    if (key && *key == "good") co_return Identity{"ws-1", "team", "key-1"};
-    if (key && *key == "down") co_return core::Error::unavailable("the key store is down");
+    const auto it = head.find("x-api-key");
+    const std::string_view key =
+        it == head.end() ? std::string_view() : std::string_view(it->value());
+    if (key == "good") co_return Identity{"ws-1", "team", "key-1"};
+    if (key == "down") co_return core::Error::unavailable("the key store is down");
     co_return core::Error{core::ErrorCode::kUnauthenticated, "a valid API key is required"};
   }
   std::atomic<int> calls{0};

@@ -281,5 +281,21 @@ TEST(AuthTest, AuthModeNoneIgnoresKeys) {
       whoamiIs(get(server.port(), kWhoami, {{"x-api-key", "phk_garbage"}}), "default", false));
 }
 
+TEST_F(RequiredAuthTest, UnauthenticatedBodiesAreNeitherInvitedNorRead) {
+  // The key is checked on the head: a caller without one gets its 401 before any 100 Continue,
+  // so it cannot make the server buffer bodies.
+  HttpConnection connection(port());
+  ASSERT_TRUE(
+      connection.send("POST /api/v1/auth/whoami HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                      "Content-Length: 1000000\r\n\r\n"));
+  ASSERT_TRUE(connection.readUntil("\r\n\r\n")) << connection.lastError();
+  EXPECT_NE(connection.received().rfind("HTTP/1.1 100", 0), 0u)
+      << "invited the body of an unauthenticated caller: " << connection.received();
+  const auto response = connection.readResponse();
+  ASSERT_TRUE(response) << connection.lastError();
+  EXPECT_TRUE(isUnauthorized(*response));
+  EXPECT_TRUE(connection.waitForClose());
+}
+
 }  // namespace
 }  // namespace pharos::testing

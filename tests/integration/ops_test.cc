@@ -218,5 +218,22 @@ TEST_F(OpsTest, AccessLogLineMatchesTheRequest) {
   EXPECT_EQ(second->at("status"), 404);
 }
 
+TEST_F(OpsTest, UnknownMethodsShareOneMetricsLabel) {
+  // Any token is a valid method to the parser; if each became its own label, a client could
+  // grow /metrics without bound.
+  for (const char* method : {"FROBNICATE", "XYZZY"}) {
+    HttpConnection connection(port());
+    ASSERT_TRUE(connection.send(std::string(method) + " /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const auto response = connection.readResponse();
+    ASSERT_TRUE(response) << connection.lastError();
+    EXPECT_EQ(response->status, 405);
+  }
+  const std::string page = metricsWhen(port(), [](const std::string& text) {
+    return text.find("method=\"other\",status=\"405\"} 2") != std::string::npos;
+  });
+  EXPECT_NE(page.find("method=\"other\",status=\"405\"} 2"), std::string::npos) << page;
+  EXPECT_EQ(page.find("FROBNICATE"), std::string::npos) << page;
+}
+
 }  // namespace
 }  // namespace pharos::testing

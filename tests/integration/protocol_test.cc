@@ -347,5 +347,19 @@ TEST_F(ProtocolTest, ClientVanishingMidHeaderOrMidBodyDoesNotHurtTheServer) {
   EXPECT_TRUE(drained) << "pharos_http_connections_open never fell back to 1";
 }
 
+TEST_F(ProtocolTest, TransferCodingsOtherThanChunkedAre501AndClosed) {
+  // chunked is final, so the body can be read, but its gzip transfer coding would reach the
+  // handler undecoded: refuse it (compressed bodies use Content-Encoding).
+  HttpConnection connection(port());
+  ASSERT_TRUE(connection.send(
+      "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n"));
+  const auto response = connection.readResponse();
+  ASSERT_TRUE(response) << connection.lastError();
+  EXPECT_TRUE(isJsonError(*response, 501, "not_implemented"));
+  EXPECT_TRUE(connection.waitForClose(std::chrono::seconds(2)));
+  EXPECT_TRUE(answersHealthz(port()));
+}
+
 }  // namespace
 }  // namespace pharos::testing
