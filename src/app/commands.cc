@@ -4,9 +4,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <algorithm>
 #include <cctype>
 
 #include "app/ops_routes.h"
@@ -125,8 +125,7 @@ int serveCommand(const CommonOptions& options) {
   auth::KeyAuthenticator authenticator(store, settings.auth, settings.keysRequired(), fallback,
                                        bootstrap);
 
-  http::Server server({settings.server, settings.log.access_log}, router, metrics,
-                      &authenticator);
+  http::Server server({settings.server, settings.log.access_log}, router, metrics, &authenticator);
   server.start();
   const core::ListenAddress bound = server.localAddress();
   core::log::info("listening", {{"address", bound.toString()},

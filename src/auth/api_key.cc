@@ -38,6 +38,8 @@ std::optional<ParsedKey> parseKey(std::string_view presented) {
   return parsed;
 }
 
-bool looksLikePharosKey(std::string_view presented) { return presented.starts_with(kKeyPrefix); }
+bool looksLikePharosKey(std::string_view presented) {
+  return presented.starts_with(kKeyPrefix);
+}
 
 }  // namespace pharos::auth

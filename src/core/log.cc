@@ -1,18 +1,18 @@
 #include "core/log.h"
 
-#include "core/time.h"
-
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <iterator>
 #include <condition_variable>
 #include <cstdio>
+#include <iterator>
 #include <mutex>
 #include <thread>
+
+#include "core/time.h"
 
 namespace pharos::core::log {
 namespace {
@@ -22,10 +22,14 @@ constexpr std::size_t kDropAbove = 16 * 1024 * 1024;
 
 std::string_view levelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -134,8 +138,8 @@ void appendTimestampNow(std::string& out) {
                       .count();
   const std::int64_t second = ms / 1000;
   if (second != cached_second) {
-    const std::string full = formatIso8601(std::chrono::system_clock::time_point(
-        std::chrono::seconds(second)));  // "...:41.000Z"
+    const std::string full = formatIso8601(
+        std::chrono::system_clock::time_point(std::chrono::seconds(second)));  // "...:41.000Z"
     cached_prefix = full.substr(0, full.size() - 4);
     cached_second = second;
   }
@@ -154,9 +158,13 @@ void init(LogLevel level) {
   sink().start();
 }
 
-void flush() { sink().flush(); }
+void flush() {
+  sink().flush();
+}
 
-bool enabled(LogLevel level) { return static_cast<int>(level) >= min_level.load(); }
+bool enabled(LogLevel level) {
+  return static_cast<int>(level) >= min_level.load();
+}
 
 void write(LogLevel level, std::string_view message, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;
@@ -217,11 +225,21 @@ void appendJsonString(std::string& out, std::string_view text) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out += fmt::format("\\u{:04x}", c);

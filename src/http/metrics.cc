@@ -41,7 +41,9 @@ std::string labelSet(const std::vector<std::string>& names, const std::vector<st
   return out;
 }
 
-std::string formatBound(double bound) { return fmt::format("{}", bound); }
+std::string formatBound(double bound) {
+  return fmt::format("{}", bound);
+}
 
 // HELP text escapes only backslash and line feed (exposition format 0.0.4).
 std::string escapeHelp(std::string_view help) {
@@ -167,10 +169,10 @@ std::string MetricsRegistry::render() const {
     family->forEach([&](const std::vector<std::string>& values, const Histogram& h) {
       const Histogram::Snapshot snap = h.snapshot();
       for (std::size_t i = 0; i + 1 < snap.cumulative.size(); ++i) {
-        out += fmt::format("{}_bucket{} {}\n", family->name(),
-                           labelSet(family->labelNames(), values, "le",
-                                    formatBound(family->bounds()[i])),
-                           snap.cumulative[i]);
+        out += fmt::format(
+            "{}_bucket{} {}\n", family->name(),
+            labelSet(family->labelNames(), values, "le", formatBound(family->bounds()[i])),
+            snap.cumulative[i]);
       }
       out += fmt::format("{}_bucket{} {}\n", family->name(),
                          labelSet(family->labelNames(), values, "le", "+Inf"), snap.count);

@@ -36,10 +36,9 @@ bool isParameter(std::string_view segment) {
   if (segment.find_first_of("{}") == std::string_view::npos) return false;
   const bool wrapped = segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
   const std::string_view name = wrapped ? segment.substr(1, segment.size() - 2) : segment;
-  const bool valid_name =
-      wrapped && std::all_of(name.begin(), name.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '_';
-      });
+  const bool valid_name = wrapped && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                            return std::isalnum(c) || c == '_';
+                          });
   if (!valid_name) {
     throw std::invalid_argument("malformed route segment \"" + std::string(segment) +
                                 "\": a parameter is {name} with letters, digits or '_'");

@@ -33,10 +33,10 @@ struct Workspace {
 
 // An API key as stored: never the key itself, only the SHA-256 of its secret part.
 struct ApiKeyRecord {
-  std::string id;            // the public key id, also embedded in the key ("phk_<id>_<secret>")
+  std::string id;  // the public key id, also embedded in the key ("phk_<id>_<secret>")
   std::string workspace_id;
   std::string workspace_name;  // filled by reads (joined); ignored on insert
-  std::string secret_sha256;  // 32 raw bytes
+  std::string secret_sha256;   // 32 raw bytes
   std::string label;
   TimePoint created_at;
   std::optional<TimePoint> revoked_at;

@@ -354,7 +354,9 @@ SqliteDatabase::SqliteDatabase(std::filesystem::path path, const core::StoreSett
   }
 }
 
-SqliteDatabase::~SqliteDatabase() { close(); }
+SqliteDatabase::~SqliteDatabase() {
+  close();
+}
 
 void SqliteDatabase::close() {
   if (!writer_thread_.joinable()) return;  // already closed
