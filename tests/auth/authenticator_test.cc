@@ -17,6 +17,7 @@
 
 #include "auth/api_key.h"
 #include "store/memory/memory_store.h"
+#include "store/store_test_util.h"
 
 namespace pharos::auth {
 namespace {
@@ -29,17 +30,9 @@ using http::Identity;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 using Headers = std::vector<std::pair<std::string, std::string>>;
+using store::test_util::runSync;
 
 constexpr std::string_view kBootstrapKey = "bootstrap-key-for-containers";
-
-// Runs `awaitable` on `ctx` (on this thread) until it finishes, and returns its value.
-template <class T>
-T runSync(asio::io_context& ctx, asio::awaitable<T> awaitable) {
-  auto future = asio::co_spawn(ctx, std::move(awaitable), asio::use_future);
-  ctx.restart();
-  ctx.run();
-  return future.get();
-}
 
 http::Request makeRequest(const Headers& headers) {
   bhttp::request<bhttp::string_body> message{http::Verb::get, "/api/v1/runs", 11};
