@@ -14,6 +14,7 @@
 #include "auth/api_key.h"
 #include "auth/authenticator.h"
 #include "core/log.h"
+#include "core/names.h"
 #include "core/time.h"
 #include "http/server.h"
 #include "store/sqlite/sqlite_store.h"
@@ -42,13 +43,9 @@ http::Identity ensureIdentity(store::Store& store, const std::string& workspace,
 }
 
 void validateWorkspaceName(const std::string& name) {
-  const bool valid = !name.empty() && name.size() <= 64 &&
-                     std::all_of(name.begin(), name.end(), [](unsigned char c) {
-                       return std::isalnum(c) || c == '_' || c == '.' || c == '-';
-                     });
-  if (!valid) {
-    throw std::runtime_error(fmt::format(
-        "workspace name \"{}\" is not valid: use 1 to 64 letters, digits, '_', '.' or '-'", name));
+  if (!core::isValidWorkspaceName(name)) {
+    throw std::runtime_error(
+        fmt::format("workspace name \"{}\" is not valid: use {}", name, core::kWorkspaceNameRule));
   }
 }
 

@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "core/dotenv.h"
+#include "core/names.h"
 #include "core/result.h"
 
 namespace pharos::core {
@@ -349,17 +350,11 @@ struct SecretType {
 };
 
 // A name that is safe in paths, logs and URLs.
-struct NameType {
+struct WorkspaceNameType {
   using Value = std::string;
-  std::size_t max_length = 0;
 
   Result<Value> parse(std::string_view text) const {
-    const bool ok = !text.empty() && text.size() <= max_length &&
-                    std::all_of(text.begin(), text.end(), [](char c) {
-                      return isDigit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                             c == '_' || c == '.' || c == '-';
-                    });
-    if (!ok) return invalid(fmt::format("1 to {} of A-Z a-z 0-9 _ . -", max_length), text);
+    if (!isValidWorkspaceName(text)) return invalid(std::string(kWorkspaceNameRule), text);
     return Value(text);
   }
 
@@ -474,7 +469,7 @@ std::vector<SettingDef> makeRegistry() {
           "An API key accepted for auth.bootstrap_workspace without being stored; at least 16 "
           "characters. Empty: none."),
       setting<&S::auth, &AuthSettings::bootstrap_workspace>(
-          "auth.bootstrap_workspace", NameType{64},
+          "auth.bootstrap_workspace", WorkspaceNameType{},
           "Workspace of the bootstrap key: 1 to 64 of A-Z a-z 0-9 _ . -"),
       setting<&S::auth, &AuthSettings::key_cache_ttl>(
           "auth.key_cache_ttl", DurationType{},

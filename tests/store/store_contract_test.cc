@@ -118,10 +118,14 @@ TEST_P(StoreContractTest, ConcurrentEnsureWorkspaceCreatesOne) {
   EXPECT_EQ(listed->size(), 2u);
 }
 
-TEST_P(StoreContractTest, EmptyWorkspaceNameIsInvalid) {
-  auto ensured = run(store_->ensureWorkspace(""));
-  ASSERT_FALSE(ensured.ok());
-  EXPECT_EQ(ensured.error().code, ErrorCode::kInvalidArgument);
+TEST_P(StoreContractTest, InvalidWorkspaceNamesAreRefused) {
+  for (const std::string& name :
+       {std::string(), std::string("has space"), std::string("a/b"), std::string(65, 'x')}) {
+    auto ensured = run(store_->ensureWorkspace(name));
+    ASSERT_FALSE(ensured.ok()) << name;
+    EXPECT_EQ(ensured.error().code, ErrorCode::kInvalidArgument) << name;
+  }
+  EXPECT_TRUE(run(store_->ensureWorkspace(std::string(64, 'x'))).ok());
 }
 
 TEST_P(StoreContractTest, WorkspacesAreListedByName) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/ids.h"
+#include "core/names.h"
 
 namespace pharos::store {
 
@@ -25,7 +26,10 @@ TimePoint toStoredPrecision(TimePoint time) {
 }  // namespace
 
 asio::awaitable<Result<Workspace>> MemoryStore::ensureWorkspace(std::string name) {
-  if (name.empty()) co_return Error::invalidArgument("a workspace name cannot be empty");
+  if (!core::isValidWorkspaceName(name)) {
+    co_return Error::invalidArgument(
+        fmt::format("workspace name \"{}\" is not valid: use {}", name, core::kWorkspaceNameRule));
+  }
   std::lock_guard lock(mutex_);
   auto found = workspaces_by_name_.find(name);
   if (found == workspaces_by_name_.end()) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/ids.h"
+#include "core/names.h"
 
 namespace pharos::store::sqlite {
 namespace {
@@ -77,7 +78,10 @@ SqliteStore::SqliteStore(std::unique_ptr<SqliteDatabase> database)
 }
 
 asio::awaitable<Result<Workspace>> SqliteStore::ensureWorkspace(std::string name) {
-  if (name.empty()) co_return Error::invalidArgument("a workspace name cannot be empty");
+  if (!core::isValidWorkspaceName(name)) {
+    co_return Error::invalidArgument(
+        fmt::format("workspace name \"{}\" is not valid: use {}", name, core::kWorkspaceNameRule));
+  }
   // Nearly always the workspace exists already: a read answers without queueing a write.
   // GCC 12 destroys a capturing lambda written inside a co_await expression twice (a double
   // free), so each awaitable is built in a named local first.
