@@ -9,6 +9,7 @@
 #include <string_view>
 #include <variant>
 
+#include "core/json_text.h"
 #include "core/settings.h"
 
 namespace pharos::core::log {
@@ -24,8 +25,7 @@ struct Field {
   Field(std::string_view k, bool v) : key(k), value(v) {}
   Field(std::string_view k, double v) : key(k), value(v) {}
   template <class Int>
-    requires std::is_integral_v<Int>
-  Field(std::string_view k, Int v)
+  requires std::is_integral_v<Int> Field(std::string_view k, Int v)
       : key(k),
         value(std::is_signed_v<Int> ? Value(static_cast<std::int64_t>(v))
                                     : Value(static_cast<std::uint64_t>(v))) {}
@@ -54,8 +54,7 @@ inline void error(std::string_view m, std::initializer_list<Field> f = {}) {
 // Formats one line (no trailing newline) — exposed for tests.
 std::string formatLine(LogLevel level, std::string_view message,
                        std::initializer_list<Field> fields);
-// Appends `text` to `out` as a JSON string literal, quotes included.
-void appendJsonString(std::string& out, std::string_view text);
+using core::appendJsonString;  // kept here for callers that format log lines
 // "2026-11-26T21:10:41.123Z"
 std::string isoTimestampNow();
 

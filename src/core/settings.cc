@@ -19,6 +19,7 @@
 #include <type_traits>
 
 #include "core/dotenv.h"
+#include "core/json_text.h"
 #include "core/names.h"
 #include "core/result.h"
 
@@ -47,36 +48,9 @@ bool allDigits(std::string_view s) {
 }
 
 // A TOML basic string; also how error messages quote what they got, so odd bytes stay visible.
+// TOML basic strings escape like JSON ones.
 std::string tomlString(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\u{:04X}", static_cast<unsigned>(c));
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
+  return jsonString(s);
 }
 
 Error invalid(std::string_view expected, std::string_view got) {
