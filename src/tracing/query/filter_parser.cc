@@ -90,13 +90,19 @@ void appendUtf8(std::string& out, std::uint32_t cp) {
   }
 }
 
-Error errorAt(std::size_t position, std::string_view message) {
+}  // namespace
+
+Error filterErrorAt(std::size_t position, std::string_view message) {
   std::string text = "filter: at position ";
   text += std::to_string(position);
   text += ": ";
   text += message;
   return Error::invalidArgument(std::move(text));
 }
+
+namespace {
+
+const auto errorAt = filterErrorAt;
 
 class Lexer {
  public:

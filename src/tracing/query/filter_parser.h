@@ -49,6 +49,8 @@ inline constexpr std::size_t kMaxListItems = 1000;
 core::Result<FilterExpr> parseFilter(std::string_view text);
 
 // Helpers shared with the validator so that both stages word their errors alike.
+// kInvalidArgument "filter: at position N: <message>" (N a 0-based byte offset).
+core::Error filterErrorAt(std::size_t position, std::string_view message);
 // `text` in double quotes for an error message: at most 40 bytes (then "..."), with '"', '\\' and
 // bytes outside printable ASCII escaped, so a hostile filter cannot inject into logs or JSON.
 std::string quoteForMessage(std::string_view text);

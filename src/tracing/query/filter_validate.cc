@@ -34,7 +34,8 @@ constexpr FunctionSet kText = bits({F::kEq, F::kNeq, F::kIn, F::kLike, F::kSearc
 constexpr std::array kFields = {
     FieldSpec{"id", ValueKind::kUuid, kIdentity},
     FieldSpec{"name", ValueKind::kString, kText},
-    FieldSpec{"run_type", ValueKind::kRunType, kIdentity},
+    // Any string: ingest accepts custom run types (JS callers pass any), so filters must too.
+    FieldSpec{"run_type", ValueKind::kString, kIdentity},
     FieldSpec{"status", ValueKind::kStatus, kIdentity},
     FieldSpec{"start_time", ValueKind::kTimestamp, kOrdered},
     FieldSpec{"end_time", ValueKind::kTimestamp, kOrdered},
@@ -65,17 +66,9 @@ constexpr std::array kFields = {
     FieldSpec{"metadata", ValueKind::kJson, bits({F::kHas, F::kExists})},
 };
 
-constexpr std::array<std::string_view, 7> kRunTypes = {"tool",      "chain",  "llm",   "retriever",
-                                                       "embedding", "prompt", "parser"};
 constexpr std::array<std::string_view, 3> kStatuses = {"success", "error", "pending"};
 
-Error errorAt(std::size_t position, std::string_view message) {
-  std::string text = "filter: at position ";
-  text += std::to_string(position);
-  text += ": ";
-  text += message;
-  return Error::invalidArgument(std::move(text));
-}
+const auto errorAt = filterErrorAt;
 
 std::string describeValue(const Value& value) {
   struct Visitor {
@@ -295,11 +288,8 @@ class Validator {
           if (c >= 'A' && c <= 'F') c = static_cast<char>(c + 32);
         }
         return {};
-      case ValueKind::kRunType:
       case ValueKind::kStatus: {
-        const std::span<const std::string_view> allowed =
-            spec.kind == ValueKind::kRunType ? std::span<const std::string_view>(kRunTypes)
-                                             : std::span<const std::string_view>(kStatuses);
+        const std::span<const std::string_view> allowed(kStatuses);
         if (!str) return wrongKind(spec, literal, "a string");
         if (!oneOf(*str, allowed)) {
           return errorAt(literal.offset, "invalid " + std::string(spec.name) + " " +

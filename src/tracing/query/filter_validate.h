@@ -26,9 +26,8 @@ namespace pharos::tracing::query {
 
 // What a field's values are, and what validateFilter() leaves in the AST for them.
 enum class ValueKind {
-  kString,      // string, kept as is (name, error, thread_id, feedback_key, *_key)
+  kString,      // string, kept as is (name, run_type, error, thread_id, feedback_key, *_key)
   kUuid,        // string in UUID form; normalised to lower case (id, trace_id, ...)
-  kRunType,     // string, one of tool chain llm retriever embedding prompt parser
   kStatus,      // string, one of success error pending
   kTimestamp,   // ISO-8601 string -> Timestamp (Unix microseconds, UTC)
   kDuration,    // number of seconds, or a string "250ms" / "5s" / "1.5m" / "2h" -> double seconds
