@@ -18,18 +18,32 @@
 #include "core/time.h"
 #include "http/server.h"
 #include "store/sqlite/sqlite_store.h"
+#include "tracing/api/langsmith_routes.h"
+#include "tracing/store/sql_functions.h"
 
 namespace pharos::app {
 
 namespace {
 
-std::shared_ptr<store::Store> openStore(const core::Settings& settings) {
+std::shared_ptr<store::sqlite::SqliteStore> openStore(const core::Settings& settings) {
+  tracing::registerRunSqlFunctionsForEveryConnection();
   auto opened = store::sqlite::SqliteStore::open(settings.data.dir, settings.store);
   if (!opened) {
     throw std::runtime_error(fmt::format("cannot open the store in {}: {}",
                                          settings.data.dir.string(), opened.error().message));
   }
   return std::move(opened).value();
+}
+
+std::shared_ptr<const economics::PriceTable> loadPrices(const core::Settings& settings) {
+  auto prices = std::make_shared<economics::PriceTable>(economics::PriceTable::builtIn());
+  if (!settings.tracing.pricing_file.empty()) {
+    if (auto loaded = prices->loadFile(settings.tracing.pricing_file); !loaded) {
+      throw core::SettingsError("tracing.pricing_file", settings.tracing.pricing_file.string(),
+                                loaded.error().message);
+    }
+  }
+  return prices;
 }
 
 http::Identity ensureIdentity(store::Store& store, const std::string& workspace,
@@ -106,7 +120,7 @@ int serveCommand(const CommonOptions& options) {
   const core::Settings settings = loadSettingsFromCommandLine(options);
   core::log::init(settings.log.level);
 
-  std::shared_ptr<store::Store> store = openStore(settings);
+  std::shared_ptr<store::sqlite::SqliteStore> store = openStore(settings);
   const http::Identity fallback = ensureIdentity(*store, "default", "");
   const http::Identity bootstrap =
       settings.auth.bootstrap_key.empty()
@@ -119,6 +133,8 @@ int serveCommand(const CommonOptions& options) {
       .set(1);
   http::Router router;
   addOpsRoutes(router, store, metrics);
+  auto runs = std::make_shared<tracing::RunStore>(store->database(), loadPrices(settings));
+  tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
   auth::KeyAuthenticator authenticator(store, settings.auth, settings.keysRequired(), fallback,
                                        bootstrap);
 

@@ -305,6 +305,14 @@ struct PathType {
   std::string render(const Value& path) const { return tomlString(path.string()); }
 };
 
+// A file that may be left unset: "" means none.
+struct OptionalFileType {
+  using Value = std::filesystem::path;
+
+  Result<Value> parse(std::string_view text) const { return Value(text); }
+  std::string render(const Value& path) const { return tomlString(path.string()); }
+};
+
 // Error messages say how long a bad secret is, never what it is.
 struct SecretType {
   using Value = Secret;
@@ -449,6 +457,17 @@ std::vector<SettingDef> makeRegistry() {
           "auth.key_cache_ttl", DurationType{},
           "How long a verified key is trusted before it is checked again; a revoked key keeps "
           "working this long."),
+      setting<&S::tracing, &TracingSettings::multipart_ingest>(
+          "tracing.multipart_ingest", BoolType{},
+          "Tell LangSmith SDKs (GET /api/v1/info) to batch runs to /runs/multipart; false makes "
+          "them use /runs/batch."),
+      setting<&S::tracing, &TracingSettings::gzip_ingest>(
+          "tracing.gzip_ingest", BoolType{},
+          "Tell LangSmith SDKs to gzip their multipart run batches."),
+      setting<&S::tracing, &TracingSettings::pricing_file>(
+          "tracing.pricing_file", OptionalFileType{},
+          "TOML file of model prices (USD per million tokens) that extends and overrides the "
+          "built-in table; empty: built-in prices only. See docs/configuration.md."),
       setting<&S::log, &LogSettings::level>("log.level", log_level,
                                             "Least severe level logged: debug, info, warn, error."),
       setting<&S::log, &LogSettings::access_log>("log.access_log", BoolType{},

@@ -73,6 +73,15 @@ struct AuthSettings {
   std::chrono::milliseconds key_cache_ttl{2'000};
 };
 
+struct TracingSettings {
+  // What GET /api/v1/info tells the LangSmith SDKs: batch to /runs/multipart (else /runs/batch),
+  // and gzip those multipart bodies.
+  bool multipart_ingest = true;
+  bool gzip_ingest = true;
+  // A TOML file of model prices that extends and overrides the built-in table; empty: none.
+  std::filesystem::path pricing_file;
+};
+
 struct LogSettings {
   LogLevel level = LogLevel::kInfo;
   bool access_log = true;
@@ -83,6 +92,7 @@ struct Settings {
   DataSettings data;
   StoreSettings store;
   AuthSettings auth;
+  TracingSettings tracing;
   LogSettings log;
 
   // True when requests must carry a valid API key (auth.mode, resolved against the listener).

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/result.h"
+
 namespace pharos::http {
 
 namespace asio = boost::asio;
@@ -106,6 +108,9 @@ struct Response {
   static Response text(unsigned status, std::string body, std::string content_type);
   // {"error":{"type":..., "message":...}}: the one error shape for Pharos's own routes.
   static Response error(unsigned status, std::string_view type, std::string_view message);
+  // The error shape for a failed Result: kInvalidArgument -> 400, kNotFound -> 404,
+  // kAlreadyExists -> 409, kTooLarge -> 413, kOverloaded -> 503 + Retry-After, and so on.
+  static Response fromError(const core::Error& error);
   // An SSE response: text/event-stream, no caching; the producer writes events (see sse.h).
   static Response eventStream(StreamProducer producer);
 

@@ -156,6 +156,10 @@ void Statement::clear() {
 int Statement::columnCount() const {
   return sqlite3_column_count(stmt_);
 }
+bool Statement::columnIsBlob(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_BLOB;
+}
+
 bool Statement::columnIsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }

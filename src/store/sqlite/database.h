@@ -81,6 +81,7 @@ class Statement {
   // Columns are numbered from 0. Text and blob views stay valid until the next step/reset.
   int columnCount() const;
   bool columnIsNull(int column) const;
+  bool columnIsBlob(int column) const;
   std::int64_t columnInt64(int column) const;
   double columnDouble(int column) const;
   std::string_view columnText(int column) const;

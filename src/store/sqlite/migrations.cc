@@ -32,6 +32,113 @@ CREATE TABLE health_probe (
   probed_at INTEGER NOT NULL
 );
 )sql"},
+    {2, "tracing: projects, runs, tags, metadata, full-text, attachments, feedback", R"sql(
+-- Workspace ids are UUID strings; run tables carry a compact, never-renumbered integer instead.
+CREATE TABLE tenants (
+  ws INTEGER PRIMARY KEY,
+  workspace_id TEXT NOT NULL UNIQUE REFERENCES workspaces(id)
+);
+-- LangSmith "sessions" (projects).
+CREATE TABLE sessions (
+  seq INTEGER PRIMARY KEY,
+  ws INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  description TEXT,
+  extra TEXT,
+  reference_dataset_id TEXT,
+  start_time INTEGER NOT NULL,
+  end_time INTEGER,
+  UNIQUE (ws, name)
+);
+-- One row per run id: the merge of every post and patch received for it. Times are Unix
+-- microseconds. inputs/outputs/events/extra/serialized hold JSON text, or zlib-compressed JSON
+-- stored as a BLOB when that saved enough (typeof() tells which).
+CREATE TABLE runs (
+  seq INTEGER PRIMARY KEY,
+  ws INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  session INTEGER,
+  trace_id TEXT,
+  parent_run_id TEXT,
+  dotted_order TEXT,
+  name TEXT,
+  run_type TEXT,
+  status TEXT NOT NULL,
+  start_time INTEGER,
+  end_time INTEGER,
+  latency REAL,
+  error TEXT,
+  is_root INTEGER NOT NULL,
+  reference_example_id TEXT,
+  thread_id TEXT,
+  model TEXT,
+  prompt_tokens INTEGER,
+  completion_tokens INTEGER,
+  total_tokens INTEGER,
+  prompt_cost REAL,
+  completion_cost REAL,
+  total_cost REAL,
+  figure_sources TEXT,
+  tags TEXT,
+  inputs BLOB,
+  outputs BLOB,
+  events BLOB,
+  extra BLOB,
+  serialized BLOB,
+  posted INTEGER NOT NULL,
+  text_versions INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (ws, id)
+);
+CREATE INDEX runs_by_session_time ON runs(session, start_time);
+CREATE INDEX runs_by_session_status ON runs(session, status, start_time);
+CREATE INDEX runs_by_session_name ON runs(session, name, start_time);
+CREATE INDEX runs_by_session_root ON runs(session, is_root, start_time);
+CREATE INDEX runs_by_trace ON runs(ws, trace_id, dotted_order);
+CREATE TABLE run_tags (
+  ws INTEGER NOT NULL,
+  tag TEXT NOT NULL,
+  run INTEGER NOT NULL,
+  PRIMARY KEY (ws, tag, run)
+) WITHOUT ROWID;
+-- Top-level keys of extra.metadata; value is the string itself, or the JSON text of anything else.
+CREATE TABLE run_metadata (
+  ws INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  run INTEGER NOT NULL,
+  PRIMARY KEY (ws, key, value, run)
+) WITHOUT ROWID;
+-- Contentless full-text index of names, errors and the strings in inputs and outputs. Its rowid is
+-- run.seq * 256 + the run's text version, so each ingested payload adds its own text.
+CREATE VIRTUAL TABLE run_text USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2');
+CREATE TABLE run_attachments (
+  ws INTEGER NOT NULL,
+  run_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (ws, run_id, name)
+) WITHOUT ROWID;
+CREATE TABLE feedback (
+  seq INTEGER PRIMARY KEY,
+  ws INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  run_id TEXT,
+  trace_id TEXT,
+  session_id TEXT,
+  key TEXT NOT NULL,
+  score REAL,
+  value TEXT,
+  comment TEXT,
+  correction TEXT,
+  feedback_source TEXT,
+  created_at INTEGER NOT NULL,
+  UNIQUE (ws, id)
+);
+CREATE INDEX feedback_by_run ON feedback(ws, run_id);
+CREATE INDEX feedback_by_key ON feedback(ws, key, score);
+)sql"},
 };
 
 std::int64_t nowMicros() {

@@ -1,0 +1,1199 @@
+#include "tracing/store/run_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "core/ids.h"
+#include "core/json_text.h"
+#include "tracing/query/sql_compiler.h"
+
+namespace pharos::tracing {
+
+namespace {
+
+namespace json = boost::json;
+using core::Error;
+using core::Result;
+using core::Status;
+using store::sqlite::Connection;
+using store::sqlite::Statement;
+
+// The FTS rowid of a run's text version: run.seq * 256 + version (see migration 2).
+constexpr std::int64_t kTextVersions = 256;
+
+std::int64_t nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ---- binding helpers ----
+
+void bindOptionalText(Statement& s, int i, const std::optional<std::string>& v) {
+  if (v) {
+    s.bindText(i, *v);
+  } else {
+    s.bindNull(i);
+  }
+}
+void bindOptionalInt(Statement& s, int i, const std::optional<std::int64_t>& v) {
+  if (v) {
+    s.bindInt64(i, *v);
+  } else {
+    s.bindNull(i);
+  }
+}
+void bindOptionalDouble(Statement& s, int i, const std::optional<double>& v) {
+  if (v) {
+    s.bindDouble(i, *v);
+  } else {
+    s.bindNull(i);
+  }
+}
+void bindFigure(Statement& s, int i, const std::optional<TokenFigure>& v) {
+  if (v) {
+    s.bindInt64(i, v->value);
+  } else {
+    s.bindNull(i);
+  }
+}
+void bindStored(Statement& s, int i, const std::optional<StoredJson>& v) {
+  if (!v) {
+    s.bindNull(i);
+  } else if (v->compressed) {
+    s.bindBlob(i, v->bytes);
+  } else {
+    s.bindText(i, v->bytes);
+  }
+}
+void bindNonEmpty(Statement& s, int i, const std::string& v) {
+  if (v.empty()) {
+    s.bindNull(i);
+  } else {
+    s.bindText(i, v);
+  }
+}
+
+void bindSqlValue(Statement& s, int i, const query::SqlValue& value) {
+  std::visit(
+      [&](const auto& v) {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::nullptr_t>) {
+          s.bindNull(i);
+        } else if constexpr (std::is_same_v<V, std::int64_t>) {
+          s.bindInt64(i, v);
+        } else if constexpr (std::is_same_v<V, double>) {
+          s.bindDouble(i, v);
+        } else {
+          s.bindText(i, v);
+        }
+      },
+      value);
+}
+
+// Parameters ?1..?31 of the runs columns, shared by the insert and the update of a run.
+constexpr std::string_view kInsertRun =
+    "INSERT INTO runs(ws, id, session, trace_id, parent_run_id, dotted_order, name, run_type, "
+    "status, start_time, end_time, latency, error, is_root, reference_example_id, thread_id, "
+    "model, prompt_tokens, completion_tokens, total_tokens, prompt_cost, completion_cost, "
+    "total_cost, figure_sources, tags, inputs, outputs, events, extra, serialized, posted) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+    "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31) ON CONFLICT (ws, id) DO NOTHING";
+constexpr std::string_view kUpdateRun =
+    "UPDATE runs SET session = ?3, trace_id = ?4, parent_run_id = ?5, dotted_order = ?6, "
+    "name = ?7, run_type = ?8, status = ?9, start_time = ?10, end_time = ?11, latency = ?12, "
+    "error = ?13, is_root = ?14, reference_example_id = ?15, thread_id = ?16, model = ?17, "
+    "prompt_tokens = ?18, completion_tokens = ?19, total_tokens = ?20, prompt_cost = ?21, "
+    "completion_cost = ?22, total_cost = ?23, figure_sources = ?24, tags = ?25, inputs = ?26, "
+    "outputs = ?27, events = ?28, extra = ?29, serialized = ?30, posted = ?31, "
+    "text_versions = ?32 WHERE seq = ?33 AND ws = ?1 AND id = ?2";
+
+void bindRunRow(Statement& s, std::int64_t ws, std::optional<std::int64_t> session,
+                const RunRow& row) {
+  const RunFields& f = row.fields;
+  s.bindInt64(1, ws).bindText(2, f.id);
+  bindOptionalInt(s, 3, session);
+  bindOptionalText(s, 4, f.trace_id);
+  bindOptionalText(s, 5, f.parent_run_id);
+  bindOptionalText(s, 6, f.dotted_order);
+  bindOptionalText(s, 7, f.name);
+  bindOptionalText(s, 8, f.run_type);
+  s.bindText(9, row.status);
+  bindOptionalInt(s, 10, f.start_time);
+  bindOptionalInt(s, 11, f.end_time);
+  bindOptionalDouble(s, 12, f.latency_seconds);
+  bindOptionalText(s, 13, f.error);
+  s.bindInt64(14, row.is_root ? 1 : 0);
+  bindOptionalText(s, 15, f.reference_example_id);
+  bindOptionalText(s, 16, row.thread_id);
+  bindOptionalText(s, 17, f.model);
+  bindFigure(s, 18, f.prompt_tokens);
+  bindFigure(s, 19, f.completion_tokens);
+  bindFigure(s, 20, f.total_tokens);
+  bindOptionalDouble(s, 21, row.prompt_cost);
+  bindOptionalDouble(s, 22, row.completion_cost);
+  bindOptionalDouble(s, 23, row.total_cost);
+  bindNonEmpty(s, 24, row.figure_sources);
+  bindNonEmpty(s, 25, row.tags_json);
+  bindStored(s, 26, row.inputs);
+  bindStored(s, 27, row.outputs);
+  bindStored(s, 28, row.events);
+  bindStored(s, 29, row.extra);
+  bindStored(s, 30, row.serialized);
+  s.bindInt64(31, f.posted ? 1 : 0);
+}
+
+// ---- reading a stored run back into RunFields (the merge path) ----
+
+constexpr std::string_view kSelectForMerge =
+    "SELECT seq, session, text_versions, trace_id, parent_run_id, dotted_order, name, run_type, "
+    "start_time, end_time, error, reference_example_id, tags, inputs, outputs, events, extra, "
+    "serialized, posted FROM runs WHERE ws = ?1 AND id = ?2";
+
+std::optional<std::string> textColumn(const Statement& s, int c) {
+  if (s.columnIsNull(c)) return std::nullopt;
+  return std::string(s.columnText(c));
+}
+
+Result<std::optional<json::value>> jsonColumn(const Statement& s, int c) {
+  if (s.columnIsNull(c)) return std::optional<json::value>();
+  const bool compressed = s.columnIsBlob(c);
+  auto value = loadStoredJson(compressed ? s.columnBlob(c) : s.columnText(c), compressed);
+  if (!value) return std::move(value).error();
+  return std::optional<json::value>(std::move(value).value());
+}
+
+struct StoredRun {
+  std::int64_t seq = 0;
+  std::optional<std::int64_t> session;
+  std::int64_t text_versions = 0;
+  RunFields fields;
+};
+
+Result<StoredRun> readStoredRun(const Statement& s, const std::string& id) {
+  StoredRun out;
+  out.seq = s.columnInt64(0);
+  if (!s.columnIsNull(1)) out.session = s.columnInt64(1);
+  out.text_versions = s.columnInt64(2);
+  RunFields& f = out.fields;
+  f.id = id;
+  f.trace_id = textColumn(s, 3);
+  f.parent_run_id = textColumn(s, 4);
+  f.dotted_order = textColumn(s, 5);
+  f.name = textColumn(s, 6);
+  f.run_type = textColumn(s, 7);
+  if (!s.columnIsNull(8)) f.start_time = s.columnInt64(8);
+  if (!s.columnIsNull(9)) f.end_time = s.columnInt64(9);
+  f.error = textColumn(s, 10);
+  f.reference_example_id = textColumn(s, 11);
+  if (!s.columnIsNull(12)) {
+    boost::system::error_code ec;
+    json::value tags = json::parse(s.columnText(12), ec);
+    if (ec || !tags.is_array()) return Error::internal("stored run tags do not parse");
+    f.tags.emplace();
+    for (const json::value& tag : tags.get_array()) {
+      if (tag.is_string()) f.tags->emplace_back(tag.get_string());
+    }
+  }
+  std::optional<json::value>* targets[] = {&f.inputs, &f.outputs, &f.events, &f.extra,
+                                           &f.serialized};
+  for (int i = 0; i < 5; ++i) {
+    auto value = jsonColumn(s, 13 + i);
+    if (!value) return std::move(value).error();
+    *targets[i] = std::move(value).value();
+  }
+  f.posted = s.columnInt64(18) != 0;
+  return out;
+}
+
+// ---- rendering runs as JSON ----
+
+std::string formatMicros(std::int64_t micros) {
+  using namespace std::chrono;
+  const sys_time<microseconds> at{microseconds(micros)};
+  const auto day = floor<days>(at);
+  const year_month_day ymd{day};
+  const hh_mm_ss time{at - day};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     time.hours().count(), time.minutes().count(), time.seconds().count(),
+                     time.subseconds().count());
+}
+
+class JsonOut {
+ public:
+  explicit JsonOut(std::string& out) : out_(out) { out_.push_back('{'); }
+  void close() { out_.push_back('}'); }
+
+  void key(std::string_view name) {
+    if (!first_) out_.push_back(',');
+    first_ = false;
+    out_.push_back('"');
+    out_.append(name);
+    out_.append("\":");
+  }
+  void string(std::string_view name, std::string_view value) {
+    key(name);
+    core::appendJsonString(out_, value);
+  }
+  void raw(std::string_view name, std::string_view json_text) {
+    key(name);
+    out_.append(json_text);
+  }
+  // Column c as a JSON string, or null.
+  void textOrNull(std::string_view name, const Statement& s, int c) {
+    if (s.columnIsNull(c)) return raw(name, "null");
+    string(name, s.columnText(c));
+  }
+  void intOrNull(std::string_view name, const Statement& s, int c) {
+    if (s.columnIsNull(c)) return raw(name, "null");
+    raw(name, fmt::format("{}", s.columnInt64(c)));
+  }
+  void doubleOrNull(std::string_view name, const Statement& s, int c) {
+    if (s.columnIsNull(c)) return raw(name, "null");
+    raw(name, fmt::format("{}", s.columnDouble(c)));
+  }
+  void timeOrNull(std::string_view name, const Statement& s, int c) {
+    if (s.columnIsNull(c)) return raw(name, "null");
+    string(name, formatMicros(s.columnInt64(c)));
+  }
+  // A column holding JSON text (or a compressed blob) verbatim, or `fallback` when NULL.
+  Status jsonColumn(std::string_view name, const Statement& s, int c, std::string_view fallback) {
+    if (s.columnIsNull(c)) {
+      raw(name, fallback);
+      return {};
+    }
+    if (s.columnIsBlob(c)) {
+      auto text = decompressStoredJson(s.columnBlob(c));
+      if (!text) return std::move(text).error();
+      raw(name, *text);
+      return {};
+    }
+    raw(name, s.columnText(c));
+    return {};
+  }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
+
+// The columns a rendered run reads, in this order; heavy ones become NULL when not selected.
+std::string runColumns(const RunSelection& select) {
+  return fmt::format(
+      "r.seq, r.id, r.name, r.run_type, r.start_time, r.end_time, r.status, r.error, r.trace_id, "
+      "r.parent_run_id, r.dotted_order, s.id, r.reference_example_id, r.tags, r.prompt_tokens, "
+      "r.completion_tokens, r.total_tokens, r.prompt_cost, r.completion_cost, r.total_cost, "
+      "r.figure_sources, r.latency, r.thread_id, r.is_root, r.model, {}, {}, {}, {}, {}, "
+      "r.posted",
+      select.inputs ? "r.inputs" : "NULL", select.outputs ? "r.outputs" : "NULL",
+      select.events ? "r.events" : "NULL", select.extra ? "r.extra" : "NULL",
+      select.serialized ? "r.serialized" : "NULL");
+}
+
+enum RunColumn {
+  kSeq,
+  kId,
+  kName,
+  kRunType,
+  kStartTime,
+  kEndTime,
+  kStatus,
+  kError,
+  kTraceId,
+  kParentRunId,
+  kDottedOrder,
+  kSessionId,
+  kReferenceExampleId,
+  kTags,
+  kPromptTokens,
+  kCompletionTokens,
+  kTotalTokens,
+  kPromptCost,
+  kCompletionCost,
+  kTotalCost,
+  kFigureSources,
+  kLatency,
+  kThreadId,
+  kIsRoot,
+  kModel,
+  kInputs,
+  kOutputs,
+  kEvents,
+  kExtra,
+  kSerialized,
+  kPosted,
+};
+
+// Ancestors of a run, root first, from its dotted order (every segment's uuid but the last).
+std::string parentRunIds(std::string_view dotted) {
+  std::string out = "[";
+  bool first = true;
+  std::size_t start = 0;
+  while (start < dotted.size()) {
+    const std::size_t end = std::min(dotted.find('.', start), dotted.size());
+    if (end == dotted.size()) break;  // the last segment is the run itself
+    const std::string_view segment = dotted.substr(start, end - start);
+    if (segment.size() >= 36) {
+      if (!first) out.push_back(',');
+      first = false;
+      core::appendJsonString(out, segment.substr(segment.size() - 36));
+    }
+    start = end + 1;
+  }
+  out.push_back(']');
+  return out;
+}
+
+Status renderRun(std::string& out, const Statement& s, const std::string& workspace_id,
+                 const RunSelection& select) {
+  JsonOut o(out);
+  o.string("id", s.columnText(kId));
+  o.textOrNull("name", s, kName);
+  o.textOrNull("run_type", s, kRunType);
+  o.timeOrNull("start_time", s, kStartTime);
+  o.timeOrNull("end_time", s, kEndTime);
+  o.string("status", s.columnText(kStatus));
+  o.textOrNull("error", s, kError);
+  o.textOrNull("trace_id", s, kTraceId);
+  o.textOrNull("parent_run_id", s, kParentRunId);
+  o.textOrNull("dotted_order", s, kDottedOrder);
+  o.raw("parent_run_ids",
+        s.columnIsNull(kDottedOrder) ? "[]" : parentRunIds(s.columnText(kDottedOrder)));
+  o.textOrNull("session_id", s, kSessionId);
+  o.textOrNull("reference_example_id", s, kReferenceExampleId);
+  o.raw("tags", s.columnIsNull(kTags) ? "[]" : s.columnText(kTags));
+  if (select.inputs) {
+    if (auto st = o.jsonColumn("inputs", s, kInputs, "{}"); !st) return st;
+  }
+  if (select.outputs) {
+    if (auto st = o.jsonColumn("outputs", s, kOutputs, "null"); !st) return st;
+  }
+  if (select.events) {
+    if (auto st = o.jsonColumn("events", s, kEvents, "[]"); !st) return st;
+  }
+  if (select.extra) {
+    if (auto st = o.jsonColumn("extra", s, kExtra, "{}"); !st) return st;
+  }
+  if (select.serialized) {
+    if (auto st = o.jsonColumn("serialized", s, kSerialized, "null"); !st) return st;
+  }
+  o.intOrNull("prompt_tokens", s, kPromptTokens);
+  o.intOrNull("completion_tokens", s, kCompletionTokens);
+  o.intOrNull("total_tokens", s, kTotalTokens);
+  o.doubleOrNull("prompt_cost", s, kPromptCost);
+  o.doubleOrNull("completion_cost", s, kCompletionCost);
+  o.doubleOrNull("total_cost", s, kTotalCost);
+  o.raw("figure_sources", s.columnIsNull(kFigureSources) ? "{}" : s.columnText(kFigureSources));
+  o.textOrNull("model", s, kModel);
+  o.doubleOrNull("latency", s, kLatency);
+  o.textOrNull("thread_id", s, kThreadId);
+  o.raw("is_root", s.columnInt64(kIsRoot) != 0 ? "true" : "false");
+  o.raw("execution_order", s.columnInt64(kIsRoot) != 0 ? "1" : "null");
+  o.raw("first_token_time", "null");
+  o.raw("feedback_stats", "null");
+  o.raw("child_run_ids", "null");
+  if (!s.columnIsNull(kSessionId)) {
+    o.string("app_path", fmt::format("/o/{}/projects/p/{}/r/{}?trace_id={}", workspace_id,
+                                     s.columnText(kSessionId), s.columnText(kId),
+                                     s.columnIsNull(kTraceId) ? std::string_view(s.columnText(kId))
+                                                              : s.columnText(kTraceId)));
+  }
+  o.close();
+  return {};
+}
+
+// ---- cursors: "<start_time>:<seq>" of the last run of a page ----
+
+struct Cursor {
+  std::int64_t start_time = 0;
+  std::int64_t seq = 0;
+};
+
+std::optional<Cursor> parseCursor(std::string_view text) {
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  Cursor c;
+  const auto a = std::from_chars(text.data(), text.data() + colon, c.start_time);
+  const auto b = std::from_chars(text.data() + colon + 1, text.data() + text.size(), c.seq);
+  if (a.ec != std::errc() || a.ptr != text.data() + colon || b.ec != std::errc() ||
+      b.ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return c;
+}
+
+// ---- projects ----
+
+constexpr std::string_view kProjectColumns =
+    "id, name, description, extra, reference_dataset_id, start_time, end_time";
+
+Project projectRow(const Statement& s) {
+  Project p;
+  p.id = s.columnText(0);
+  p.name = s.columnText(1);
+  p.description = textColumn(s, 2);
+  if (!s.columnIsNull(3)) {
+    boost::system::error_code ec;
+    p.extra = json::parse(s.columnText(3), ec);
+    if (ec) p.extra = nullptr;
+  }
+  p.reference_dataset_id = textColumn(s, 4);
+  p.start_time = s.columnInt64(5);
+  if (!s.columnIsNull(6)) p.end_time = s.columnInt64(6);
+  return p;
+}
+
+Result<std::optional<Project>> findProjectBy(Connection& c, std::int64_t ws, std::string_view column,
+                                             const std::string& value) {
+  const std::string sql = fmt::format("SELECT {} FROM sessions WHERE ws = ?1 AND {} = ?2",
+                                      kProjectColumns, column);
+  auto s = c.cached(sql);
+  if (!s) return std::move(s).error();
+  auto row = (*s)->bindInt64(1, ws).bindText(2, value).step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<Project>();
+  return std::optional<Project>(projectRow(**s));
+}
+
+Result<std::int64_t> insertProject(Connection& c, std::int64_t ws, const Project& p) {
+  auto s = c.cached(
+      "INSERT INTO sessions(ws, id, name, description, extra, reference_dataset_id, start_time, "
+      "end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!s) return std::move(s).error();
+  (*s)->bindInt64(1, ws).bindText(2, p.id).bindText(3, p.name);
+  bindOptionalText(**s, 4, p.description);
+  if (p.extra.is_null()) {
+    (*s)->bindNull(5);
+  } else {
+    (*s)->bindText(5, json::serialize(p.extra));
+  }
+  bindOptionalText(**s, 6, p.reference_dataset_id);
+  (*s)->bindInt64(7, p.start_time);
+  bindOptionalInt(**s, 8, p.end_time);
+  if (auto done = (*s)->run(); !done) {
+    if (done.error().code == core::ErrorCode::kAlreadyExists) {
+      return Error::alreadyExists(fmt::format("a project named {} already exists",
+                                              core::jsonString(p.name)));
+    }
+    return done.error();
+  }
+  return c.lastInsertRowid();
+}
+
+Result<std::optional<std::int64_t>> lookupTenant(Connection& c, const std::string& workspace_id) {
+  auto s = c.cached("SELECT ws FROM tenants WHERE workspace_id = ?1");
+  if (!s) return std::move(s).error();
+  auto row = (*s)->bindText(1, workspace_id).step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>((*s)->columnInt64(0));
+}
+
+// Percentile by nearest rank over sorted values.
+std::optional<double> percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return std::nullopt;
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+struct StatsAccumulator {
+  ProjectStats stats;
+  std::vector<double> latencies;
+
+  void add(const Statement& s) {
+    ++stats.run_count;
+    if (s.columnText(0) == "error") ++stats.error_count;
+    if (!s.columnIsNull(1)) latencies.push_back(s.columnDouble(1));
+    if (!s.columnIsNull(2)) stats.prompt_tokens += s.columnInt64(2);
+    if (!s.columnIsNull(3)) stats.completion_tokens += s.columnInt64(3);
+    if (!s.columnIsNull(4)) stats.total_tokens += s.columnInt64(4);
+    if (!s.columnIsNull(5)) stats.total_cost += s.columnDouble(5);
+  }
+  ProjectStats finish() {
+    std::sort(latencies.begin(), latencies.end());
+    stats.latency_p50 = percentile(latencies, 0.50);
+    stats.latency_p95 = percentile(latencies, 0.95);
+    stats.latency_p99 = percentile(latencies, 0.99);
+    return stats;
+  }
+};
+
+constexpr std::string_view kStatsColumns =
+    "status, latency, prompt_tokens, completion_tokens, total_tokens, total_cost, start_time";
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+PreparedRun prepareRun(RunFields payload, std::string origin,
+                       const economics::PriceTable& prices) {
+  PreparedRun prepared;
+  RunFields fresh;
+  fresh.id = payload.id;
+  (void)mergeInto(fresh, payload);  // same id by construction
+  deriveUsage(fresh);
+  prepared.new_row = buildRunRow(std::move(fresh), prices);
+  prepared.text = searchableText(payload);
+  prepared.payload = std::move(payload);
+  prepared.origin = std::move(origin);
+  return prepared;
+}
+
+RunStore::RunStore(store::sqlite::SqliteDatabase& database,
+                   std::shared_ptr<const economics::PriceTable> prices)
+    : database_(database), prices_(std::move(prices)) {}
+
+Result<std::optional<std::int64_t>> RunStore::tenant(Connection& connection,
+                                                     const std::string& workspace_id,
+                                                     bool create) {
+  {
+    std::lock_guard lock(tenants_mutex_);
+    if (auto it = tenants_.find(workspace_id); it != tenants_.end()) {
+      return std::optional<std::int64_t>(it->second);
+    }
+  }
+  auto found = lookupTenant(connection, workspace_id);
+  if (!found) return found;
+  if (!*found && create) {
+    auto insert = connection.cached("INSERT OR IGNORE INTO tenants(workspace_id) VALUES (?1)");
+    if (!insert) return std::move(insert).error();
+    if (auto done = (*insert)->bindText(1, workspace_id).run(); !done) return done.error();
+    found = lookupTenant(connection, workspace_id);
+    // Not cached here: this write may still be rolled back. The next lookup finds it.
+    return found;
+  }
+  if (*found) {
+    std::lock_guard lock(tenants_mutex_);
+    tenants_.emplace(workspace_id, **found);
+  }
+  return found;
+}
+
+Result<std::int64_t> RunStore::projectForRun(Connection& connection, std::int64_t ws,
+                                             const RunFields& payload) {
+  if (payload.session_id) {
+    auto s = connection.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
+    if (!s) return std::move(s).error();
+    auto row = (*s)->bindInt64(1, ws).bindText(2, *payload.session_id).step();
+    if (!row) return std::move(row).error();
+    if (!*row) {
+      return Error::notFound(fmt::format("session_id: no project has the id {}",
+                                         core::jsonString(*payload.session_id)));
+    }
+    return (*s)->columnInt64(0);
+  }
+  const std::string name =
+      payload.session_name ? *payload.session_name : std::string(kDefaultProjectName);
+  auto s = connection.cached("SELECT seq FROM sessions WHERE ws = ?1 AND name = ?2");
+  if (!s) return std::move(s).error();
+  auto row = (*s)->bindInt64(1, ws).bindText(2, name).step();
+  if (!row) return std::move(row).error();
+  if (*row) return (*s)->columnInt64(0);
+  Project project;
+  project.id = core::newUuidV7();
+  project.name = name;
+  project.start_time = payload.start_time.value_or(nowMicros());
+  return insertProject(connection, ws, project);
+}
+
+Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run) {
+  const bool names_project = run.payload.session_name || run.payload.session_id;
+  // A new run: one insert. Most runs take this path (the SDK merges a fast run's post and patch
+  // into one post before sending it).
+  auto insert = c.cached(kInsertRun);
+  if (!insert) return std::move(insert).error();
+  std::optional<std::int64_t> session;
+  if (names_project || run.payload.posted) {
+    auto project = projectForRun(c, ws, run.payload);
+    if (!project) return std::move(project).error();
+    session = *project;
+  }
+  bindRunRow(**insert, ws, session, run.new_row);
+  if (auto done = (*insert)->run(); !done) return done;
+
+  std::int64_t seq = 0;
+  std::int64_t text_version = 0;
+  std::vector<std::pair<std::string, std::string>> stale_metadata;
+  const RunRow* row = &run.new_row;
+  RunRow merged_row;
+  if (c.changes() == 1) {
+    seq = c.lastInsertRowid();
+  } else {
+    // The id exists: merge this payload into what is stored.
+    auto select = c.cached(kSelectForMerge);
+    if (!select) return std::move(select).error();
+    auto found = (*select)->bindInt64(1, ws).bindText(2, run.payload.id).step();
+    if (!found) return std::move(found).error();
+    if (!*found) return Error::internal("a run vanished between insert and merge");
+    auto stored = readStoredRun(**select, run.payload.id);
+    if (!stored) return std::move(stored).error();
+    (*select)->reset();
+    seq = stored->seq;
+    if (!session) session = stored->session;
+    if (!session) {
+      // A patch-first record gets its project once any payload names one, else the default.
+      auto project = projectForRun(c, ws, run.payload);
+      if (!project) return std::move(project).error();
+      session = *project;
+    }
+    std::vector<std::pair<std::string, std::string>> old_metadata;
+    if (const json::object* metadata = runMetadata(stored->fields)) {
+      for (const auto& item : *metadata) {
+        if (old_metadata.size() >= kMaxIndexedMetadata) break;
+        old_metadata.emplace_back(std::string(item.key()), metadataIndexValue(item.value()));
+      }
+    }
+    if (auto merged = mergeInto(stored->fields, run.payload); !merged) return merged;
+    deriveUsage(stored->fields);
+    merged_row = buildRunRow(std::move(stored->fields), *prices_);
+    row = &merged_row;
+    for (auto& pair : old_metadata) {
+      if (std::find(merged_row.metadata.begin(), merged_row.metadata.end(), pair) ==
+          merged_row.metadata.end()) {
+        stale_metadata.push_back(std::move(pair));
+      }
+    }
+    text_version = run.text.empty() ? stored->text_versions
+                                    : std::min(stored->text_versions + 1, kTextVersions - 1);
+    auto update = c.cached(kUpdateRun);
+    if (!update) return std::move(update).error();
+    bindRunRow(**update, ws, session, merged_row);
+    (*update)->bindInt64(32, text_version).bindInt64(33, seq);
+    if (auto done = (*update)->run(); !done) return done;
+    // Past the last version slot, later text is not indexed (the run keeps what it has).
+    if (stored->text_versions == text_version) text_version = -1;
+  }
+
+  if (row->fields.tags) {
+    auto tag = c.cached("INSERT OR IGNORE INTO run_tags(ws, tag, run) VALUES (?1, ?2, ?3)");
+    if (!tag) return std::move(tag).error();
+    for (const std::string& t : *row->fields.tags) {
+      if (auto done = (*tag)->bindInt64(1, ws).bindText(2, t).bindInt64(3, seq).run(); !done) {
+        return done;
+      }
+      (*tag)->reset();
+    }
+  }
+  if (!stale_metadata.empty()) {
+    auto erase = c.cached(
+        "DELETE FROM run_metadata WHERE ws = ?1 AND key = ?2 AND value = ?3 AND run = ?4");
+    if (!erase) return std::move(erase).error();
+    for (const auto& [key, value] : stale_metadata) {
+      (*erase)->bindInt64(1, ws).bindText(2, key).bindText(3, value).bindInt64(4, seq);
+      if (auto done = (*erase)->run(); !done) return done;
+      (*erase)->reset();
+    }
+  }
+  if (!row->metadata.empty()) {
+    auto meta = c.cached(
+        "INSERT OR IGNORE INTO run_metadata(ws, key, value, run) VALUES (?1, ?2, ?3, ?4)");
+    if (!meta) return std::move(meta).error();
+    for (const auto& [key, value] : row->metadata) {
+      (*meta)->bindInt64(1, ws).bindText(2, key).bindText(3, value).bindInt64(4, seq);
+      if (auto done = (*meta)->run(); !done) return done;
+      (*meta)->reset();
+    }
+  }
+  if (!run.text.empty() && text_version >= 0) {
+    auto text = c.cached("INSERT INTO run_text(rowid, text) VALUES (?1, ?2)");
+    if (!text) return std::move(text).error();
+    (*text)->bindInt64(1, seq * kTextVersions + text_version).bindText(2, run.text);
+    if (auto done = (*text)->run(); !done) return done;
+  }
+  return {};
+}
+
+asio::awaitable<Result<IngestOutcome>> RunStore::ingest(std::string workspace_id,
+                                                        std::vector<PreparedRun> runs,
+                                                        std::vector<Attachment> attachments) {
+  auto shared_runs = std::make_shared<std::vector<PreparedRun>>(std::move(runs));
+  auto shared_attachments = std::make_shared<std::vector<Attachment>>(std::move(attachments));
+  std::function<Result<IngestOutcome>(Connection&)> job =
+      [this, workspace_id, shared_runs, shared_attachments](Connection& c) -> Result<IngestOutcome> {
+    auto ws = tenant(c, workspace_id, true);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return Error::internal("workspace has no tenant number");
+    IngestOutcome outcome;
+    std::set<std::string> rejected_ids;
+    for (const PreparedRun& run : *shared_runs) {
+      // Each run in its own savepoint: one bad run never takes the batch's good ones with it.
+      if (auto begun = c.exec("SAVEPOINT run"); !begun) return begun.error();
+      Status stored = storeOne(c, **ws, run);
+      if (stored) {
+        if (auto released = c.exec("RELEASE run"); !released) return released.error();
+        ++outcome.stored;
+        continue;
+      }
+      c.resetCached();
+      if (auto undone = c.exec("ROLLBACK TO run; RELEASE run"); !undone) return undone.error();
+      const core::ErrorCode code = stored.error().code;
+      if (code != core::ErrorCode::kInvalidArgument && code != core::ErrorCode::kNotFound) {
+        return stored.error();  // the disk or a bug: fail the whole request
+      }
+      rejected_ids.insert(run.payload.id);
+      outcome.rejected.push_back({run.origin, stored.error().message});
+    }
+    if (!shared_attachments->empty()) {
+      auto s = c.cached(
+          "INSERT OR REPLACE INTO run_attachments(ws, run_id, name, content_type, data) "
+          "VALUES (?1, ?2, ?3, ?4, ?5)");
+      if (!s) return std::move(s).error();
+      for (const Attachment& a : *shared_attachments) {
+        if (rejected_ids.contains(a.run_id)) continue;
+        (*s)->bindInt64(1, **ws).bindText(2, a.run_id).bindText(3, a.name).bindText(
+            4, a.content_type);
+        (*s)->bindBlob(5, a.data);
+        if (auto done = (*s)->run(); !done) return done.error();
+        (*s)->reset();
+      }
+    }
+    return outcome;
+  };
+  auto result = co_await database_.write<IngestOutcome>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<std::string>> RunStore::getRun(std::string workspace_id, std::string run_id,
+                                                      std::string base_url) {
+  std::function<Result<std::string>(Connection&)> job =
+      [this, workspace_id, run_id, base_url](Connection& c) -> Result<std::string> {
+    auto ws = tenant(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    const Error missing = Error::notFound(fmt::format("no run has the id {}", run_id));
+    if (!*ws) return missing;
+    RunSelection all;
+    all.serialized = true;
+    const std::string sql = fmt::format(
+        "SELECT {} FROM runs r LEFT JOIN sessions s ON s.seq = r.session "
+        "WHERE r.ws = ?1 AND r.id = ?2",
+        runColumns(all));
+    auto s = c.cached(sql);
+    if (!s) return std::move(s).error();
+    auto row = (*s)->bindInt64(1, **ws).bindText(2, run_id).step();
+    if (!row) return std::move(row).error();
+    if (!*row) return missing;
+    std::string out;
+    if (auto rendered = renderRun(out, **s, workspace_id, all); !rendered) {
+      return rendered.error();
+    }
+    (*s)->reset();
+    // Attachments: LangSmith's shape, {"<name>": {"mime_type", "presigned_url"}}.
+    auto a = c.cached(
+        "SELECT name, content_type FROM run_attachments WHERE ws = ?1 AND run_id = ?2 "
+        "ORDER BY name");
+    if (!a) return std::move(a).error();
+    (*a)->bindInt64(1, **ws).bindText(2, run_id);
+    std::string attachments = "{";
+    for (;;) {
+      auto more = (*a)->step();
+      if (!more) return std::move(more).error();
+      if (!*more) break;
+      if (attachments.size() > 1) attachments.push_back(',');
+      const std::string name(( *a)->columnText(0));
+      core::appendJsonString(attachments, name);
+      attachments += R"(:{"mime_type":)";
+      core::appendJsonString(attachments, (*a)->columnText(1));
+      attachments += R"(,"presigned_url":)";
+      core::appendJsonString(attachments, fmt::format("{}/api/v1/runs/{}/attachments/{}",
+                                                      base_url, run_id, name));
+      attachments.push_back('}');
+    }
+    attachments.push_back('}');
+    out.pop_back();  // the closing brace of the run object
+    out += ",\"attachments\":" + attachments + "}";
+    return out;
+  };
+  auto result = co_await database_.read<std::string>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<std::optional<Attachment>>> RunStore::getAttachment(std::string workspace_id,
+                                                                           std::string run_id,
+                                                                           std::string name) {
+  std::function<Result<std::optional<Attachment>>(Connection&)> job =
+      [this, workspace_id, run_id, name](Connection& c) -> Result<std::optional<Attachment>> {
+    auto ws = tenant(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return std::optional<Attachment>();
+    auto s = c.cached(
+        "SELECT content_type, data FROM run_attachments WHERE ws = ?1 AND run_id = ?2 AND "
+        "name = ?3");
+    if (!s) return std::move(s).error();
+    auto row = (*s)->bindInt64(1, **ws).bindText(2, run_id).bindText(3, name).step();
+    if (!row) return std::move(row).error();
+    if (!*row) return std::optional<Attachment>();
+    return std::optional<Attachment>(Attachment{run_id, name, std::string((*s)->columnText(0)),
+                                                std::string((*s)->columnBlob(1))});
+  };
+  auto result = co_await database_.read<std::optional<Attachment>>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, RunQuery query,
+                                                     std::string base_url) {
+  (void)base_url;
+  std::optional<Cursor> cursor;
+  if (query.cursor && !query.cursor->empty()) {
+    cursor = parseCursor(*query.cursor);
+    if (!cursor) {
+      co_return Error::invalidArgument("cursor: not a cursor this server returned");
+    }
+  }
+  auto shared = std::make_shared<RunQuery>(std::move(query));
+  std::function<Result<RunPage>(Connection&)> job = [this, workspace_id, shared,
+                                                     cursor](Connection& c) -> Result<RunPage> {
+    const RunQuery& q = *shared;
+    RunPage page;
+    auto ws_found = tenant(c, workspace_id, false);
+    if (!ws_found) return std::move(ws_found).error();
+    if (!*ws_found) return page;
+    const std::int64_t ws = **ws_found;
+
+    std::string sql = fmt::format(
+        "SELECT {} FROM runs r LEFT JOIN sessions s ON s.seq = r.session WHERE r.ws = ?",
+        runColumns(q.select));
+    std::vector<query::SqlValue> params{ws};
+
+    if (!q.session_ids.empty()) {
+      std::vector<std::int64_t> seqs;
+      auto find = c.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
+      if (!find) return std::move(find).error();
+      for (const std::string& id : q.session_ids) {
+        auto row = (*find)->bindInt64(1, ws).bindText(2, id).step();
+        if (!row) return std::move(row).error();
+        if (*row) seqs.push_back((*find)->columnInt64(0));
+        (*find)->reset();
+      }
+      if (seqs.empty()) return page;
+      if (seqs.size() == 1) {
+        sql += " AND r.session = ?";
+      } else {
+        sql += " AND r.session IN (?";
+        for (std::size_t i = 1; i < seqs.size(); ++i) sql += ", ?";
+        sql += ")";
+      }
+      for (std::int64_t seq : seqs) params.emplace_back(seq);
+    }
+    if (q.is_root) {
+      sql += " AND r.is_root = ?";
+      params.emplace_back(std::int64_t{*q.is_root ? 1 : 0});
+    }
+    const auto equals = [&](std::string_view column, const std::optional<std::string>& value) {
+      if (!value) return;
+      sql += fmt::format(" AND r.{} = ?", column);
+      params.emplace_back(*value);
+    };
+    equals("run_type", q.run_type);
+    equals("trace_id", q.trace_id);
+    equals("parent_run_id", q.parent_run_id);
+    equals("reference_example_id", q.reference_example_id);
+    equals("thread_id", q.thread_id);
+    if (q.has_error) sql += *q.has_error ? " AND r.status = 'error'" : " AND r.status <> 'error'";
+    if (!q.ids.empty()) {
+      sql += " AND r.id IN (?";
+      for (std::size_t i = 1; i < q.ids.size(); ++i) sql += ", ?";
+      sql += ")";
+      for (const std::string& id : q.ids) params.emplace_back(id);
+    }
+    if (q.start_time_from) {
+      sql += " AND r.start_time >= ?";
+      params.emplace_back(*q.start_time_from);
+    }
+    const auto addFilter = [&](const query::FilterExpr& expr, std::string_view alias,
+                               std::string_view before, std::string_view after) -> Status {
+      if (!expr.root) return {};
+      auto compiled = query::compileFilter(expr, alias, ws);
+      if (!compiled) return compiled.error();
+      sql += before;
+      sql += compiled->sql;
+      sql += after;
+      for (auto& p : compiled->params) params.push_back(std::move(p));
+      return {};
+    };
+    if (auto st = addFilter(q.filter, "r", " AND (", ")"); !st) return st.error();
+    // trace_filter: the candidate's root run matches (the root's id is the trace id).
+    if (auto st = addFilter(q.trace_filter, "t",
+                            " AND EXISTS (SELECT 1 FROM runs t WHERE t.ws = r.ws AND "
+                            "t.id = r.trace_id AND (",
+                            "))");
+        !st) {
+      return st.error();
+    }
+    // tree_filter: any run of the candidate's trace matches.
+    if (auto st = addFilter(q.tree_filter, "t",
+                            " AND EXISTS (SELECT 1 FROM runs t WHERE t.ws = r.ws AND "
+                            "t.trace_id = r.trace_id AND (",
+                            "))");
+        !st) {
+      return st.error();
+    }
+    const char* direction = q.ascending ? "ASC" : "DESC";
+    if (cursor) {
+      sql += q.ascending ? " AND (r.start_time > ? OR (r.start_time = ? AND r.seq > ?))"
+                         : " AND (r.start_time < ? OR (r.start_time = ? AND r.seq < ?))";
+      params.emplace_back(cursor->start_time);
+      params.emplace_back(cursor->start_time);
+      params.emplace_back(cursor->seq);
+    }
+    sql += fmt::format(" ORDER BY r.start_time {0}, r.seq {0} LIMIT ?", direction);
+    params.emplace_back(static_cast<std::int64_t>(q.limit + 1));
+
+    auto s = c.prepare(sql);
+    if (!s) return std::move(s).error();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      bindSqlValue(*s, static_cast<int>(i + 1), params[i]);
+    }
+    std::optional<Cursor> last;
+    for (;;) {
+      auto row = s->step();
+      if (!row) return std::move(row).error();
+      if (!*row) break;
+      if (page.runs.size() == q.limit) {
+        page.next_cursor = fmt::format("{}:{}", last->start_time, last->seq);
+        break;
+      }
+      std::string out;
+      if (auto rendered = renderRun(out, *s, workspace_id, q.select); !rendered) {
+        return rendered.error();
+      }
+      page.runs.push_back(std::move(out));
+      last = Cursor{s->columnIsNull(kStartTime) ? 0 : s->columnInt64(kStartTime),
+                    s->columnInt64(kSeq)};
+    }
+    return page;
+  };
+  auto result = co_await database_.read<RunPage>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<std::vector<TraceRun>>> RunStore::traceRuns(std::string workspace_id,
+                                                                   std::string trace_id) {
+  std::function<Result<std::vector<TraceRun>>(Connection&)> job =
+      [this, workspace_id, trace_id](Connection& c) -> Result<std::vector<TraceRun>> {
+    const Error missing = Error::notFound(fmt::format("no trace has the id {}", trace_id));
+    auto ws = tenant(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return missing;
+    RunSelection select;
+    const std::string sql = fmt::format(
+        "SELECT {} FROM runs r LEFT JOIN sessions s ON s.seq = r.session "
+        "WHERE r.ws = ?1 AND r.trace_id = ?2 ORDER BY r.dotted_order, r.seq",
+        runColumns(select));
+    auto s = c.cached(sql);
+    if (!s) return std::move(s).error();
+    (*s)->bindInt64(1, **ws).bindText(2, trace_id);
+    std::vector<TraceRun> runs;
+    for (;;) {
+      auto row = (*s)->step();
+      if (!row) return std::move(row).error();
+      if (!*row) break;
+      TraceRun run;
+      if (auto rendered = renderRun(run.json, **s, workspace_id, select); !rendered) {
+        return rendered.error();
+      }
+      run.id = (*s)->columnText(kId);
+      run.parent_run_id = textColumn(**s, kParentRunId);
+      runs.push_back(std::move(run));
+    }
+    if (runs.empty()) return missing;
+    return runs;
+  };
+  auto result = co_await database_.read<std::vector<TraceRun>>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<Project>> RunStore::createProject(std::string workspace_id, Project project,
+                                                         bool upsert) {
+  std::function<Result<Project>(Connection&)> job = [this, workspace_id, project,
+                                                     upsert](Connection& c) -> Result<Project> {
+    auto ws = tenant(c, workspace_id, true);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return Error::internal("workspace has no tenant number");
+    if (upsert) {
+      auto existing = findProjectBy(c, **ws, "name", project.name);
+      if (!existing) return std::move(existing).error();
+      if (*existing) return **existing;
+    }
+    auto inserted = insertProject(c, **ws, project);
+    if (!inserted) return std::move(inserted).error();
+    return project;
+  };
+  auto result = co_await database_.write<Project>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<std::vector<Project>>> RunStore::listProjects(std::string workspace_id,
+                                                                     ProjectListQuery query) {
+  std::function<Result<std::vector<Project>>(Connection&)> job =
+      [this, workspace_id, query](Connection& c) -> Result<std::vector<Project>> {
+    auto ws = tenant(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    std::vector<Project> out;
+    if (!*ws) return out;
+    std::string sql = fmt::format("SELECT {} FROM sessions WHERE ws = ?", kProjectColumns);
+    std::vector<query::SqlValue> params{**ws};
+    if (!query.ids.empty()) {
+      sql += " AND id IN (?";
+      for (std::size_t i = 1; i < query.ids.size(); ++i) sql += ", ?";
+      sql += ")";
+      for (const std::string& id : query.ids) params.emplace_back(id);
+    }
+    if (query.name) {
+      sql += " AND name = ?";
+      params.emplace_back(*query.name);
+    }
+    if (query.name_contains) {
+      sql += " AND instr(lower(name), lower(?)) > 0";
+      params.emplace_back(*query.name_contains);
+    }
+    if (query.reference_dataset_id) {
+      sql += " AND reference_dataset_id = ?";
+      params.emplace_back(*query.reference_dataset_id);
+    }
+    sql += " ORDER BY start_time DESC, seq DESC LIMIT ? OFFSET ?";
+    params.emplace_back(static_cast<std::int64_t>(query.limit));
+    params.emplace_back(static_cast<std::int64_t>(query.offset));
+    auto s = c.prepare(sql);
+    if (!s) return std::move(s).error();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      bindSqlValue(*s, static_cast<int>(i + 1), params[i]);
+    }
+    for (;;) {
+      auto row = s->step();
+      if (!row) return std::move(row).error();
+      if (!*row) break;
+      out.push_back(projectRow(*s));
+    }
+    return out;
+  };
+  auto result = co_await database_.read<std::vector<Project>>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<Project>> RunStore::getProject(std::string workspace_id, std::string id) {
+  std::function<Result<Project>(Connection&)> job = [this, workspace_id,
+                                                     id](Connection& c) -> Result<Project> {
+    const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
+    auto ws = tenant(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return missing;
+    auto found = findProjectBy(c, **ws, "id", id);
+    if (!found) return std::move(found).error();
+    if (!*found) return missing;
+    return **found;
+  };
+  auto result = co_await database_.read<Project>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<Project>> RunStore::updateProject(std::string workspace_id, std::string id,
+                                                         ProjectUpdate update) {
+  std::function<Result<Project>(Connection&)> job = [this, workspace_id, id,
+                                                     update](Connection& c) -> Result<Project> {
+    const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
+    auto ws = tenant(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return missing;
+    auto found = findProjectBy(c, **ws, "id", id);
+    if (!found) return std::move(found).error();
+    if (!*found) return missing;
+    Project p = std::move(**found);
+    if (update.name) p.name = *update.name;
+    if (update.description) p.description = *update.description;
+    if (update.extra) p.extra = *update.extra;
+    if (update.end_time) p.end_time = *update.end_time;
+    auto s = c.cached(
+        "UPDATE sessions SET name = ?3, description = ?4, extra = ?5, end_time = ?6 "
+        "WHERE ws = ?1 AND id = ?2");
+    if (!s) return std::move(s).error();
+    (*s)->bindInt64(1, **ws).bindText(2, id).bindText(3, p.name);
+    bindOptionalText(**s, 4, p.description);
+    if (p.extra.is_null()) {
+      (*s)->bindNull(5);
+    } else {
+      (*s)->bindText(5, json::serialize(p.extra));
+    }
+    bindOptionalInt(**s, 6, p.end_time);
+    if (auto done = (*s)->run(); !done) {
+      if (done.error().code == core::ErrorCode::kAlreadyExists) {
+        return Error::alreadyExists(
+            fmt::format("a project named {} already exists", core::jsonString(p.name)));
+      }
+      return done.error();
+    }
+    return p;
+  };
+  auto result = co_await database_.write<Project>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<ProjectStats>> RunStore::projectStats(std::string workspace_id,
+                                                             std::string project_id) {
+  StatsQuery everything{std::numeric_limits<std::int64_t>::min(),
+                        std::numeric_limits<std::int64_t>::max(), 0};
+  auto result = co_await projectStatsOverTime(std::move(workspace_id), std::move(project_id),
+                                              everything);
+  if (!result) co_return std::move(result).error();
+  co_return result->total;
+}
+
+asio::awaitable<Result<StatsResult>> RunStore::projectStatsOverTime(std::string workspace_id,
+                                                                    std::string project_id,
+                                                                    StatsQuery query) {
+  std::function<Result<StatsResult>(Connection&)> job =
+      [this, workspace_id, project_id, query](Connection& c) -> Result<StatsResult> {
+    const Error missing = Error::notFound(fmt::format("no project has the id {}", project_id));
+    auto ws = tenant(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return missing;
+    auto seq_stmt = c.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
+    if (!seq_stmt) return std::move(seq_stmt).error();
+    auto found = (*seq_stmt)->bindInt64(1, **ws).bindText(2, project_id).step();
+    if (!found) return std::move(found).error();
+    if (!*found) return missing;
+    const std::int64_t session = (*seq_stmt)->columnInt64(0);
+    (*seq_stmt)->reset();
+    auto s = c.cached(fmt::format(
+        "SELECT {} FROM runs WHERE session = ?1 AND start_time >= ?2 AND start_time < ?3",
+        kStatsColumns));
+    if (!s) return std::move(s).error();
+    (*s)->bindInt64(1, session).bindInt64(2, query.from).bindInt64(3, query.to);
+    StatsAccumulator total;
+    std::map<std::int64_t, StatsAccumulator> buckets;
+    for (;;) {
+      auto row = (*s)->step();
+      if (!row) return std::move(row).error();
+      if (!*row) break;
+      total.add(**s);
+      if (query.interval > 0) {
+        const std::int64_t start = (*s)->columnInt64(6);
+        const std::int64_t index = (start - query.from) / query.interval;
+        buckets[query.from + index * query.interval].add(**s);
+      }
+    }
+    StatsResult result;
+    result.total = total.finish();
+    if (query.interval > 0) {
+      for (std::int64_t at = query.from; at < query.to; at += query.interval) {
+        auto it = buckets.find(at);
+        result.buckets.push_back(
+            {at, it == buckets.end() ? ProjectStats{} : it->second.finish()});
+      }
+    }
+    return result;
+  };
+  auto result = co_await database_.read<StatsResult>(std::move(job));
+  co_return result;
+}
+
+}  // namespace pharos::tracing
