@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
@@ -19,6 +20,7 @@
 #include "http/server.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tracing/api/langsmith_routes.h"
+#include "tracing/query/filter_validate.h"
 #include "tracing/store/sql_functions.h"
 
 namespace pharos::app {
@@ -230,6 +232,90 @@ int keysRevokeCommand(const CommonOptions& options, const std::string& id) {
   }
   fmt::print("Revoked API key {}. Running servers refuse it within auth.key_cache_ttl ({} ms).\n",
              id, settings.auth.key_cache_ttl.count());
+  return 0;
+}
+
+namespace {
+
+std::string column(const boost::json::value* value, std::size_t width) {
+  std::string text;
+  if (value == nullptr || value->is_null()) {
+    text = "-";
+  } else if (value->is_string()) {
+    text = std::string(value->get_string());
+  } else {
+    text = boost::json::serialize(*value);
+  }
+  for (char& c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (text.size() > width) text = text.substr(0, width - 1) + "~";
+  return text;
+}
+
+}  // namespace
+
+int runsListCommand(const CommonOptions& options, const RunsListOptions& list) {
+  validateWorkspaceName(list.workspace);
+  const core::Settings settings = loadSettingsFromCommandLine(options);
+  std::shared_ptr<store::sqlite::SqliteStore> store = openStore(settings);
+  auto workspaces = runSync(store->listWorkspaces());
+  if (!workspaces) throw std::runtime_error("cannot read workspaces: " + workspaces.error().message);
+  auto workspace = std::find_if(workspaces->begin(), workspaces->end(),
+                                [&](const store::Workspace& w) { return w.name == list.workspace; });
+  if (workspace == workspaces->end()) {
+    throw std::runtime_error(fmt::format("no workspace is called \"{}\"", list.workspace));
+  }
+  tracing::RunStore runs(store->database(), loadPrices(settings));
+  tracing::ProjectListQuery by_name;
+  by_name.name = list.project;
+  auto projects = runSync(runs.listProjects(workspace->id, by_name));
+  if (!projects) throw std::runtime_error("cannot read projects: " + projects.error().message);
+  if (projects->empty()) {
+    throw std::runtime_error(fmt::format("no project is called \"{}\" in workspace \"{}\"",
+                                         list.project, list.workspace));
+  }
+  tracing::RunQuery query;
+  query.session_ids = {projects->front().id};
+  auto filter = tracing::query::parseAndValidateFilter(list.filter);
+  if (!filter) throw std::runtime_error(filter.error().message);
+  query.filter = std::move(filter).value();
+  query.select.inputs = list.json;
+  query.select.outputs = list.json;
+  query.select.events = list.json;
+  query.select.extra = list.json;
+
+  if (!list.json) {
+    fmt::print("{:<27} {:<8} {:<10} {:<28} {:>9} {:>7} {:<36} {}\n", "START", "STATUS", "TYPE",
+               "NAME", "LATENCY", "TOKENS", "ID", "ERROR");
+  }
+  std::size_t printed = 0;
+  while (printed < list.limit) {
+    query.limit = std::min<std::size_t>(100, list.limit - printed);
+    auto page = runSync(runs.queryRuns(workspace->id, query, ""));
+    if (!page) throw std::runtime_error("cannot read runs: " + page.error().message);
+    for (const std::string& text : page->runs) {
+      ++printed;
+      if (list.json) {
+        fmt::print("{}\n", text);
+        continue;
+      }
+      const boost::json::value run = boost::json::parse(text);
+      const boost::json::object& o = run.as_object();
+      const boost::json::value* latency = o.if_contains("latency");
+      fmt::print("{:<27} {:<8} {:<10} {:<28} {:>9} {:>7} {:<36} {}\n",
+                 column(o.if_contains("start_time"), 27), column(o.if_contains("status"), 8),
+                 column(o.if_contains("run_type"), 10), column(o.if_contains("name"), 28),
+                 latency != nullptr && latency->is_number()
+                     ? fmt::format("{:.3f}s", latency->to_number<double>())
+                     : std::string("-"),
+                 column(o.if_contains("total_tokens"), 7), column(o.if_contains("id"), 36),
+                 column(o.if_contains("error"), 60));
+    }
+    if (!page->next_cursor) break;
+    query.cursor = page->next_cursor;
+  }
+  if (printed == 0 && !list.json) fmt::print("(no runs)\n");
   return 0;
 }
 

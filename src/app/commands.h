@@ -30,4 +30,13 @@ int keysCreateCommand(const CommonOptions& options, const std::string& workspace
 int keysListCommand(const CommonOptions& options, bool json);
 int keysRevokeCommand(const CommonOptions& options, const std::string& id);
 
+struct RunsListOptions {
+  std::string project;
+  std::string filter;
+  std::size_t limit = 20;
+  std::string workspace = "default";
+  bool json = false;
+};
+int runsListCommand(const CommonOptions& options, const RunsListOptions& list);
+
 }  // namespace pharos::app

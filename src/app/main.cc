@@ -65,6 +65,21 @@ int main(int argc, char** argv) {
   keys_revoke->add_option("id", key_id, "the key id (as `pharos keys list` shows)")->required();
   addSettingsOptions(*keys_revoke, options);
 
+  auto* runs = app.add_subcommand("runs", "read traced runs");
+  runs->require_subcommand(1);
+  pharos::app::RunsListOptions runs_list_options;
+  auto* runs_list = runs->add_subcommand("list", "list a project's runs, newest first");
+  runs_list->add_option("--project", runs_list_options.project, "project (session) name")
+      ->required();
+  runs_list->add_option("--filter", runs_list_options.filter,
+                        "filter expression, e.g. 'and(eq(status, \"error\"), gt(latency, 2))'");
+  runs_list->add_option("--limit", runs_list_options.limit, "most runs to print (default 20)")
+      ->check(CLI::PositiveNumber);
+  runs_list->add_option("--workspace", runs_list_options.workspace,
+                        "workspace of the project (default \"default\")");
+  runs_list->add_flag("--json", runs_list_options.json, "JSON lines (one run each) instead of a table");
+  addSettingsOptions(*runs_list, options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -81,6 +96,7 @@ int main(int argc, char** argv) {
     if (*keys_create) return pharos::app::keysCreateCommand(options, workspace, label);
     if (*keys_list) return pharos::app::keysListCommand(options, json);
     if (*keys_revoke) return pharos::app::keysRevokeCommand(options, key_id);
+    if (*runs_list) return pharos::app::runsListCommand(options, runs_list_options);
   } catch (const pharos::core::SettingsError& e) {
     fmt::print(stderr, "pharos: configuration error: {}\n", e.what());
     fmt::print(stderr,

@@ -581,6 +581,9 @@ std::string ftsPhrase(std::string_view text) {
   out.reserve(text.size() + 2);
   out += '"';
   for (char c : text) {
+    // FTS5 reads its query up to a NUL, which would leave the phrase unterminated (an error, not
+    // a miss); a NUL is no token character anyway, so a space means the same.
+    if (c == '\0') c = ' ';
     if (c == '"') out += '"';
     out += c;
   }

@@ -78,7 +78,9 @@ std::string decodeQuotedKey(std::string_view quoted) {
   boost::system::error_code ec;
   const boost::json::value value = boost::json::parse(quoted, ec);
   if (!ec && value.is_string()) return std::string(value.get_string());
-  return std::string(quoted.substr(1, quoted.size() >= 2 ? quoted.size() - 2 : 0));
+  std::string_view body = quoted.substr(1);
+  if (!body.empty() && body.back() == '"') body.remove_suffix(1);
+  return std::string(body);
 }
 
 }  // namespace
