@@ -580,7 +580,7 @@ Result<std::optional<std::int64_t>> RunStore::tenant(Connection& connection,
 }
 
 Result<std::int64_t> RunStore::projectForRun(Connection& connection, std::int64_t ws,
-                                             const RunFields& payload) {
+                                             const RunFields& payload, ProjectMemo& memo) {
   if (payload.session_id) {
     auto s = connection.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
     if (!s) return std::move(s).error();
@@ -594,19 +594,31 @@ Result<std::int64_t> RunStore::projectForRun(Connection& connection, std::int64_
   }
   const std::string name =
       payload.session_name ? *payload.session_name : std::string(kDefaultProjectName);
+  if (auto it = memo.find(name); it != memo.end()) return it->second;
   auto s = connection.cached("SELECT seq FROM sessions WHERE ws = ?1 AND name = ?2");
   if (!s) return std::move(s).error();
   auto row = (*s)->bindInt64(1, ws).bindText(2, name).step();
   if (!row) return std::move(row).error();
-  if (*row) return (*s)->columnInt64(0);
-  Project project;
-  project.id = core::newUuidV7();
-  project.name = name;
-  project.start_time = payload.start_time.value_or(nowMicros());
-  return insertProject(connection, ws, project);
+  std::int64_t seq = 0;
+  if (*row) {
+    seq = (*s)->columnInt64(0);
+  } else {
+    Project project;
+    project.id = core::newUuidV7();
+    project.name = name;
+    project.start_time = payload.start_time.value_or(nowMicros());
+    auto inserted = insertProject(connection, ws, project);
+    if (!inserted) return inserted;
+    seq = *inserted;
+  }
+  // Valid for this job only; a run rolled back to its savepoint clears the memo, since the
+  // rollback may undo a project that run created.
+  memo.emplace(name, seq);
+  return seq;
 }
 
-Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run) {
+Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run,
+                          ProjectMemo& projects) {
   const bool names_project = run.payload.session_name || run.payload.session_id;
   // A new run: one insert. Most runs take this path (the SDK merges a fast run's post and patch
   // into one post before sending it).
@@ -614,7 +626,7 @@ Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run
   if (!insert) return std::move(insert).error();
   std::optional<std::int64_t> session;
   if (names_project || run.payload.posted) {
-    auto project = projectForRun(c, ws, run.payload);
+    auto project = projectForRun(c, ws, run.payload, projects);
     if (!project) return std::move(project).error();
     session = *project;
   }
@@ -642,7 +654,7 @@ Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run
     if (!session) session = stored->session;
     if (!session) {
       // A patch-first record gets its project once any payload names one, else the default.
-      auto project = projectForRun(c, ws, run.payload);
+      auto project = projectForRun(c, ws, run.payload, projects);
       if (!project) return std::move(project).error();
       session = *project;
     }
@@ -725,17 +737,23 @@ asio::awaitable<Result<IngestOutcome>> RunStore::ingest(std::string workspace_id
     if (!*ws) return Error::internal("workspace has no tenant number");
     IngestOutcome outcome;
     std::set<std::string> rejected_ids;
+    ProjectMemo projects;
     for (const PreparedRun& run : *shared_runs) {
       // Each run in its own savepoint: one bad run never takes the batch's good ones with it.
-      if (auto begun = c.exec("SAVEPOINT run"); !begun) return begun.error();
-      Status stored = storeOne(c, **ws, run);
+      auto savepoint = c.cached("SAVEPOINT run");
+      if (!savepoint) return std::move(savepoint).error();
+      if (auto begun = (*savepoint)->run(); !begun) return begun.error();
+      Status stored = storeOne(c, **ws, run, projects);
       if (stored) {
-        if (auto released = c.exec("RELEASE run"); !released) return released.error();
+        auto release = c.cached("RELEASE run");
+        if (!release) return std::move(release).error();
+        if (auto released = (*release)->run(); !released) return released.error();
         ++outcome.stored;
         continue;
       }
       c.resetCached();
       if (auto undone = c.exec("ROLLBACK TO run; RELEASE run"); !undone) return undone.error();
+      projects.clear();  // the rollback may have undone a project this run created
       const core::ErrorCode code = stored.error().code;
       if (code != core::ErrorCode::kInvalidArgument && code != core::ErrorCode::kNotFound) {
         return stored.error();  // the disk or a bug: fail the whole request

@@ -188,18 +188,18 @@ class RunStore {
   // The compact tenant number of a workspace; created on the writer when `create`.
   core::Result<std::optional<std::int64_t>> tenant(store::sqlite::Connection& connection,
                                                    const std::string& workspace_id, bool create);
+  // Project name -> sessions.seq, remembered within one ingest job.
+  using ProjectMemo = std::unordered_map<std::string, std::int64_t>;
   core::Result<std::int64_t> projectForRun(store::sqlite::Connection& connection, std::int64_t ws,
-                                           const RunFields& payload);
+                                           const RunFields& payload, ProjectMemo& memo);
   core::Status storeOne(store::sqlite::Connection& connection, std::int64_t ws,
-                        const PreparedRun& run);
+                        const PreparedRun& run, ProjectMemo& projects);
 
   store::sqlite::SqliteDatabase& database_;
   std::shared_ptr<const economics::PriceTable> prices_;
 
   std::mutex tenants_mutex_;
   std::unordered_map<std::string, std::int64_t> tenants_;
-  // (ws, project name) -> sessions.seq; touched only on the writer thread.
-  std::unordered_map<std::string, std::int64_t> project_seqs_;
 };
 
 }  // namespace pharos::tracing
