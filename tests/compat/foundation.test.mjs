@@ -2,8 +2,9 @@
 // gets through Pharos's authentication the way its users will configure it: with no key when
 // keys are optional, and with a key from `pharos keys create` when they are required.
 //
-// Pharos has no LangSmith routes yet, so the client's calls end in 404. What they prove is read
-// from Pharos's access log (JSON lines on stderr: msg "request", path, status).
+// The client reads a project that does not exist: Pharos answers `GET /sessions?name=` with an
+// empty list and the client throws "not found". Which workspace the request was given is read
+// from Pharos's access log (JSON lines on stderr: msg "request", path, status, workspace).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -46,7 +47,7 @@ const AUTH_BEFORE_404 =
   '("every request except /healthz, /readyz and /metrics needs a valid key")';
 
 const notFound = (error) => {
-  assert.match(String(error?.message), /404/, `expected a 404 from Pharos, got: ${error}`);
+  assert.match(String(error?.message), /not found/, `expected "not found", got: ${error}`);
   return true;
 };
 
@@ -87,7 +88,7 @@ describe(`langsmith ${langsmithVersion}, keys optional (loopback, auth.mode=auto
     await pharos?.stop();
   });
 
-  test('a client without an API key is routed (404: no LangSmith routes yet), not refused', async () => {
+  test('a client without an API key is served as the default workspace, not refused', async () => {
     const { client, sent } = langsmithClient(pharos.baseUrl);
     await assert.rejects(client.readProject({ projectName: 'x' }), notFound);
 
@@ -100,12 +101,16 @@ describe(`langsmith ${langsmithVersion}, keys optional (loopback, auth.mode=auto
       `unexpected x-api-key header ${apiKeyHeader}`);
 
     const line = await pharos.waitForAccessLog((l) => l.path === '/api/v1/sessions');
-    assert.equal(line.status, 404);
+    assert.equal(line.status, 200);
     assert.equal(line.method, 'GET');
     assert.ok(!pharos.accessLog().some((l) => l.status === 401), 'no request was refused');
-    // The 404 proves the key check passed only if authentication runs before the 404 is
-    // answered; then the line names the workspace the keyless caller was given.
-    assert.equal(line.workspace, 'default', AUTH_BEFORE_404);
+    assert.equal(line.workspace, 'default');
+
+    // An unknown path: the 404 comes after the key check, so the line names the workspace.
+    const response = await fetch(`${pharos.baseUrl}/api/v1/no-such-route`);
+    assert.equal(response.status, 404);
+    const unknown = await pharos.waitForAccessLog((l) => l.path === '/api/v1/no-such-route');
+    assert.equal(unknown.workspace, 'default', AUTH_BEFORE_404);
   });
 
   test('the literal "x-api-key: undefined" of older clients is the default workspace', async () => {
@@ -166,15 +171,23 @@ describe(`langsmith ${langsmithVersion}, keys required (auth.mode=required)`, ()
     }
   });
 
-  test('a client with a key from `pharos keys create` is authenticated (404: route missing)', async () => {
+  test('a client with a key from `pharos keys create` is served as its workspace', async () => {
     const since = pharos.mark();
     const { client, sent } = langsmithClient(pharos.baseUrl, { apiKey: key });
     await assert.rejects(client.readProject({ projectName: 'x' }), notFound);
     assert.equal(sent[0].headers.get('x-api-key'), key);
     const line = await pharos.waitForAccessLog((l) => l.path === '/api/v1/sessions', { since });
-    assert.equal(line.status, 404);
-    // Authenticated before the 404: the request is attributed to the key's workspace.
-    assert.equal(line.workspace, 'compat', AUTH_BEFORE_404);
+    assert.equal(line.status, 200);
+    assert.equal(line.workspace, 'compat');
+
+    // Authenticated before the 404 of an unknown path: attributed to the key's workspace.
+    const response = await fetch(`${pharos.baseUrl}/api/v1/no-such-route`, {
+      headers: { 'x-api-key': key },
+    });
+    assert.equal(response.status, 404);
+    const unknown = await pharos.waitForAccessLog((l) => l.path === '/api/v1/no-such-route',
+      { since });
+    assert.equal(unknown.workspace, 'compat', AUTH_BEFORE_404);
   });
 
   test('GET /api/v1/auth/whoami with the key names workspace "compat"', async () => {

@@ -170,6 +170,8 @@ TEST_F(RunsTest, MalformedBodiesAnswer400AndTheServerGoesOn) {
   EXPECT_TRUE(
       isJsonError(get(port(), "/api/v1/runs/not-a-uuid"), 400, "invalid_request"));
   EXPECT_TRUE(isJsonError(get(port(), "/api/v1/runs/" + runId(999)), 404, "not_found"));
+  EXPECT_EQ(post("/api/v1/runs/query", json::object{{"limit", 500}}).status, 200)
+      << "a limit above the page size is served in pages, not refused";
   EXPECT_TRUE(isJsonError(post("/api/v1/runs/query", json::object{{"limit", 0}}), 400,
                           "invalid_request"));
   EXPECT_TRUE(isJsonError(post("/api/v1/runs/query", json::object{{"cursor", "garbage"}}), 400,
@@ -376,6 +378,14 @@ TEST_F(RunsTest, ProjectsCreateListUpdateAndConflict) {
   EXPECT_EQ(get(port(), "/api/v1/sessions?limit=1&offset=0").json().as_array().size(), 1u);
   EXPECT_TRUE(get(port(), "/api/v1/sessions?name=nope").json().as_array().empty());
   EXPECT_TRUE(isJsonError(get(port(), "/api/v1/sessions/" + runId(77)), 404, "not_found"));
+
+  // Deleting a project deletes its runs.
+  const std::string run = runId(78);
+  ASSERT_EQ(post("/api/v1/runs", runJson(run, {run}, "exp-1", "doomed")).status, 202);
+  EXPECT_EQ(fetch(port(), "DELETE", "/api/v1/sessions/" + id).status, 200);
+  EXPECT_EQ(get(port(), "/api/v1/sessions/" + id).status, 404);
+  EXPECT_EQ(get(port(), "/api/v1/runs/" + run).status, 404);
+  EXPECT_TRUE(isJsonError(fetch(port(), "DELETE", "/api/v1/sessions/" + id), 404, "not_found"));
 }
 
 TEST_F(RunsTest, StatsCountErrorsLatencyTokensAndCost) {

@@ -206,5 +206,35 @@ TEST_F(RunStoreTest, LargeBodiesAreCompressedAndReadBackIntact) {
   EXPECT_EQ(json::parse(*got).at("outputs").at("n"), 1);
 }
 
+// A common tag is answered by walking the project newest first, a rare one by starting from its
+// few runs (see kDriveFromSideTableBelow); both must give the same, correctly ordered answers.
+TEST_F(RunStoreTest, CommonAndRareSideTableFiltersAgree) {
+  std::vector<std::pair<std::string, RunOp>> payloads;
+  for (int n = 1; n <= 5100; ++n) {
+    const bool rare = n % 1700 == 0;  // 1700, 3400, 5100
+    payloads.emplace_back(
+        runText(1000 + n, fmt::format("r{}", n),
+                rare ? R"(,"tags":["common","rare"],"inputs":{"q":"zebra"})"
+                     : R"(,"tags":["common"],"inputs":{"q":"horse"})"),
+        RunOp::kPost);
+  }
+  ASSERT_EQ(ingest(std::move(payloads)).stored, 5100u);
+  RunQuery common;
+  common.limit = 3;
+  common.filter = filter(R"(has(tags, "common"))");
+  EXPECT_EQ(names(common), (std::vector<std::string>{"r5100", "r5099", "r5098"}));
+  RunQuery rare;
+  rare.filter = filter(R"(and(has(tags, "common"), has(tags, "rare")))");
+  EXPECT_EQ(names(rare), (std::vector<std::string>{"r5100", "r3400", "r1700"}));
+  rare.ascending = true;
+  rare.limit = 2;
+  EXPECT_EQ(names(rare), (std::vector<std::string>{"r1700", "r3400"}));
+  RunQuery words;
+  words.filter = filter(R"(search("zebra"))");
+  EXPECT_EQ(names(words), (std::vector<std::string>{"r5100", "r3400", "r1700"}));
+  words.filter = filter(R"(and(search("horse"), lt(start_time, "2026-11-26T20:45:30.004Z")))");
+  EXPECT_EQ(names(words).size(), 3u);  // r1..r3 of the common word: the slow path, exact
+}
+
 }  // namespace
 }  // namespace pharos::tracing

@@ -1,7 +1,7 @@
 // Tests of the filter -> SQL compiler against the real SQLite schema: a handful of runs in two
-// workspaces with tags, metadata, full-text rows, feedback and a compressed inputs blob, and a table
-// of filters with the run ids each must select. A few cases also pin the exact SQL text, and every
-// case checks that no filter text reaches the SQL (only constants, the alias and `?`).
+// workspaces with tags, metadata, full-text rows, feedback and a compressed inputs blob, and a
+// table of filters with the run ids each must select. A few cases also pin the exact SQL text, and
+// every case checks that no filter text reaches the SQL (only constants, the alias and `?`).
 #include "tracing/query/sql_compiler.h"
 
 #include <gtest/gtest.h>
@@ -33,8 +33,12 @@ using store::sqlite::Connection;
 using store::sqlite::Statement;
 
 // Run n (1..7) has this id; 1-5 and 7 live in workspace 1, 6 in workspace 2.
-std::string runId(int n) { return "00000000-0000-4000-8000-00000000000" + std::to_string(n); }
-int runNumber(std::string_view id) { return id.back() - '0'; }
+std::string runId(int n) {
+  return "00000000-0000-4000-8000-00000000000" + std::to_string(n);
+}
+int runNumber(std::string_view id) {
+  return id.back() - '0';
+}
 
 constexpr std::string_view kSessionA = "5e550000-0000-4000-8000-00000000000a";  // ws 1, seq 1
 constexpr std::string_view kSessionB = "5e550000-0000-4000-8000-00000000000b";  // ws 1, seq 2
@@ -117,46 +121,55 @@ std::string compressedInputsText() {
 
 void fill(Connection& c) {
   insert(c, "sessions",
-         {{"seq", std::int64_t{1}}, {"ws", std::int64_t{1}}, {"id", std::string(kSessionA)},
-          {"name", std::string("A")}, {"start_time", std::int64_t{0}}});
+         {{"seq", std::int64_t{1}},
+          {"ws", std::int64_t{1}},
+          {"id", std::string(kSessionA)},
+          {"name", std::string("A")},
+          {"start_time", std::int64_t{0}}});
   insert(c, "sessions",
-         {{"seq", std::int64_t{2}}, {"ws", std::int64_t{1}}, {"id", std::string(kSessionB)},
-          {"name", std::string("B")}, {"start_time", std::int64_t{0}}});
+         {{"seq", std::int64_t{2}},
+          {"ws", std::int64_t{1}},
+          {"id", std::string(kSessionB)},
+          {"name", std::string("B")},
+          {"start_time", std::int64_t{0}}});
   insert(c, "sessions",
-         {{"seq", std::int64_t{3}}, {"ws", std::int64_t{2}}, {"id", std::string(kSessionC)},
-          {"name", std::string("C")}, {"start_time", std::int64_t{0}}});
+         {{"seq", std::int64_t{3}},
+          {"ws", std::int64_t{2}},
+          {"id", std::string(kSessionC)},
+          {"name", std::string("C")},
+          {"start_time", std::int64_t{0}}});
 
   const StoredJson compressed = encodeStoredJson(compressedInputsText());
   ASSERT_TRUE(compressed.compressed);
   const std::int64_t ws1 = 1, ws2 = 2;
   const std::string u1 = runId(1);
-  insert(c, "runs",
-         {{"seq", std::int64_t{1}},
-          {"ws", ws1},
-          {"id", u1},
-          {"session", std::int64_t{1}},
-          {"trace_id", u1},
-          {"name", std::string("ChatOpenAI")},
-          {"run_type", std::string("llm")},
-          {"status", std::string("success")},
-          {"start_time", micros("2024-01-02T00:00:00Z")},
-          {"end_time", micros("2024-01-02T00:00:01.5Z")},
-          {"latency", 1.5},
-          {"is_root", std::int64_t{1}},
-          {"thread_id", std::string("thread-1")},
-          {"prompt_tokens", std::int64_t{60}},
-          {"completion_tokens", std::int64_t{40}},
-          {"total_tokens", std::int64_t{100}},
-          {"prompt_cost", 0.006},
-          {"completion_cost", 0.004},
-          {"total_cost", 0.01},
-          {"inputs",
-           std::string(R"({"messages":[{"role":"user","content":"Hello world"}],)"
-                       R"("question":"What is SQLite?"})")},
-          {"outputs",
-           std::string(R"({"generations":[{"message":{"kwargs":{"tool_calls":[{"name":"search"}]}}}],)"
-                       R"("answer":"A database","score":1.5})")},
-          {"posted", std::int64_t{1}}});
+  insert(
+      c, "runs",
+      {{"seq", std::int64_t{1}},
+       {"ws", ws1},
+       {"id", u1},
+       {"session", std::int64_t{1}},
+       {"trace_id", u1},
+       {"name", std::string("ChatOpenAI")},
+       {"run_type", std::string("llm")},
+       {"status", std::string("success")},
+       {"start_time", micros("2024-01-02T00:00:00Z")},
+       {"end_time", micros("2024-01-02T00:00:01.5Z")},
+       {"latency", 1.5},
+       {"is_root", std::int64_t{1}},
+       {"thread_id", std::string("thread-1")},
+       {"prompt_tokens", std::int64_t{60}},
+       {"completion_tokens", std::int64_t{40}},
+       {"total_tokens", std::int64_t{100}},
+       {"prompt_cost", 0.006},
+       {"completion_cost", 0.004},
+       {"total_cost", 0.01},
+       {"inputs", std::string(R"({"messages":[{"role":"user","content":"Hello world"}],)"
+                              R"("question":"What is SQLite?"})")},
+       {"outputs",
+        std::string(R"({"generations":[{"message":{"kwargs":{"tool_calls":[{"name":"search"}]}}}],)"
+                    R"("answer":"A database","score":1.5})")},
+       {"posted", std::int64_t{1}}});
   insert(c, "runs",
          {{"seq", std::int64_t{2}},
           {"ws", ws1},
@@ -202,8 +215,7 @@ void fill(Connection& c) {
           {"is_root", std::int64_t{1}},
           {"total_tokens", std::int64_t{6000}},
           {"inputs",
-           std::string(
-               R"({"x":1,"flag":false,"nothing":null,"ratio":0.25,"list":["p","q"]})")},
+           std::string(R"({"x":1,"flag":false,"nothing":null,"ratio":0.25,"list":["p","q"]})")},
           {"outputs", std::string(R"({"answer":"done"})")},
           {"posted", std::int64_t{1}}});
   insert(c, "runs",
@@ -710,7 +722,7 @@ TEST_F(SqlCompilerTest, HostileStringsStayInParameters) {
       {R"(eq(metadata_value, "\" OR \"1\"=\"1"))", {}},
       {R"(eq(input_key, "') OR 1=1 --"))", {}},
       {R"(search(name, "\u0000"))", {}},
-      {R"(search("\u0000kittens"))", {2}},  // a NUL would cut FTS5's query short
+      {R"(search("\u0000kittens"))", {2}},         // a NUL would cut FTS5's query short
       {"search(\"\xff\xfe kittens \xc3\")", {2}},  // invalid UTF-8 bytes are no tokens
       {"like(name, \"\xff%\")", {}},
   });
@@ -752,8 +764,8 @@ TEST_F(SqlCompilerTest, EveryFieldAndFunctionCompilesAgainstTheSchema) {
       if (!(field.functions & functionBit(function))) continue;
       std::string value = sample(field, function);
       if (function == Function::kIn) value = "[" + value + "]";
-      const std::string filter = std::string(functionName(function)) + "(" +
-                                 std::string(field.name) + ", " + value + ")";
+      const std::string filter =
+          std::string(functionName(function)) + "(" + std::string(field.name) + ", " + value + ")";
       for (const std::string& text : {filter, "not(" + filter + ")"}) {
         SCOPED_TRACE(text);
         const Outcome outcome = select(*connection_, text, 1);
@@ -766,7 +778,126 @@ TEST_F(SqlCompilerTest, EveryFieldAndFunctionCompilesAgainstTheSchema) {
   EXPECT_GT(compiled, 2 * filterFields().size());
 }
 
-// ---- exact SQL text -------------------------------------------------------------------------------
+std::string repeated(std::string_view open, std::string_view item, std::size_t count,
+                     std::string_view close) {
+  std::string out(open);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) out += ", ";
+    std::string one(item);
+    if (auto at = one.find('#'); at != std::string::npos) one.replace(at, 1, std::to_string(i));
+    out += one;
+  }
+  out += close;
+  return out;
+}
+
+// SQLite parses a chain of ANDs left-deep and refuses expression trees deeper than 1000.
+TEST_F(SqlCompilerTest, WideFiltersStayWithinSqliteLimits) {
+  const std::string wideAnd = repeated("and(", "eq(is_root, true)", 3000, ")");
+  const std::string wideOr = repeated("or(", R"(eq(name, "trap"))", 3000, ")");
+  const std::string manyPairs = repeated("has(metadata, '{", R"("k#": "v")", 2000, "}')");
+  const std::string manyExisting =
+      repeated("has(metadata, '{", R"("user": "alice")", 1, "}')");  // control for the above
+  const std::string bigGroup =
+      repeated("and(", R"(neq(metadata_value, "x#"))", 1500, R"(, eq(metadata_key, "user")))");
+  const std::string manyAbsent = repeated("and(", R"(neq(metadata_key, "a#"))", 2000, ")");
+  const std::string longList = repeated("in(name, [", R"("n#")", 999, R"(, "trap"]))");
+  const std::string deepAndWide =
+      repeated("and(", "eq(is_root, true)", 100,
+               ", " + repeated("or(", R"(eq(name, "trap"))", 100, ")") + ")");
+  ASSERT_LE(wideAnd.size(), kMaxFilterBytes);
+  ASSERT_LE(bigGroup.size(), kMaxFilterBytes);
+  check({
+      {wideAnd, {1, 3, 4, 7}},
+      {wideOr, {7}},
+      {manyPairs, {}},
+      {manyExisting, {1}},
+      {bigGroup, {1, 2, 4}},
+      {manyAbsent, kAllWs1},
+      {longList, {7}},
+      {deepAndWide, {7}},
+      {"not(" + wideAnd + ")", {2, 5}},
+  });
+}
+
+// SQLite's parser has a fixed stack (100 entries in 3.40), so nesting is capped below what the
+// validator allows; at the cap, the filter must still fit in the run store's statements.
+TEST_F(SqlCompilerTest, DeepestAllowedFiltersPrepareInsideTheStoresStatements) {
+  const std::vector<std::string> leaves = {
+      R"(eq(input_value, 1.5))",
+      R"(and(eq(output_key, "a"), neq(output_value, 1.5)))",
+      R"(neq(session_id, "5e550000-0000-4000-8000-00000000000a"))",
+      R"(has(metadata, '{"a": 1, "b": 2}'))",
+      repeated("has(metadata, '{", R"("k#": "v")", 65, "}')"),
+      R"(and(eq(feedback_key, "a"), gt(feedback_score, 1)))",
+      R"(neq(metadata_key, "k"))",
+      R"(search("x"))",
+      R"(like(name, "x"))",
+  };
+  const std::string wide = repeated("", R"(eq(name, "y"))", 64, "");
+  // Wrap `inner` in one more and/or/not; `level` alternates the shapes.
+  using Wrap = std::string (*)(const std::string& inner, const std::string& wide, int level);
+  const std::vector<std::pair<std::string_view, Wrap>> shapes = {
+      {"not", [](const std::string& in, const std::string&, int) { return "not(" + in + ")"; }},
+      {"and, nested last", [](const std::string& in, const std::string& w,
+                              int) { return "and(" + w + ", " + in + ")"; }},
+      {"and, nested first", [](const std::string& in, const std::string& w,
+                               int) { return "and(" + in + ", " + w + ")"; }},
+      {"or and not",
+       [](const std::string& in, const std::string& w, int level) {
+         return level % 2 ? "not(" + in + ")" : "or(" + w + ", " + in + ")";
+       }},
+      {"and and or",
+       [](const std::string& in, const std::string& w, int level) {
+         return std::string(level % 2 ? "and(" : "or(") + w + ", " + in + ")";
+       }},
+  };
+  // How run_store.cc splices filter, trace_filter and tree_filter, all at once.
+  auto statement = [](const SqlFilter& f) {
+    return "SELECT r.id FROM runs r WHERE r.ws = ? AND r.session IN (?, ?) AND r.is_root = ? AND "
+           "r.run_type = ? AND r.id IN (?) AND r.start_time >= ? AND (" +
+           f.sql +
+           ") AND EXISTS (SELECT 1 FROM runs t WHERE t.ws = r.ws AND t.id = r.trace_id AND (" +
+           f.sql +
+           ")) AND EXISTS (SELECT 1 FROM runs t WHERE t.ws = r.ws AND t.trace_id = r.trace_id AND "
+           "(" +
+           f.sql +
+           ")) AND (r.start_time < ? OR (r.start_time = ? AND r.seq < ?)) ORDER BY r.start_time "
+           "DESC, r.seq DESC LIMIT ?";
+  };
+  for (const auto& [name, wrap] : shapes) {
+    for (const std::string& leaf : leaves) {
+      const bool leafIsCall = leaf.starts_with("and(");
+      std::string filter = leaf;
+      const std::size_t levels = kMaxSqlNesting - (leafIsCall ? 1 : 0);
+      for (std::size_t level = 0; level < levels; ++level) {
+        filter = wrap(filter, wide, static_cast<int>(level));
+      }
+      SCOPED_TRACE(std::string(name) + " around " + leaf);
+      auto parsed = parseAndValidateFilter(filter);
+      ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+      auto compiled = compileFilter(*parsed, "r", 1);
+      ASSERT_TRUE(compiled.ok()) << compiled.error().message;
+      auto prepared = connection_->prepare(statement(*compiled));
+      EXPECT_TRUE(prepared.ok()) << prepared.error().message;
+
+      // One level more is refused as the caller's mistake, pointing at the first call too deep.
+      auto deeper = parseAndValidateFilter(wrap(filter, wide, static_cast<int>(levels)));
+      ASSERT_TRUE(deeper.ok()) << deeper.error().message;
+      auto refused = compileFilter(*deeper, "r", 1);
+      ASSERT_FALSE(refused.ok());
+      EXPECT_EQ(refused.error().code, core::ErrorCode::kInvalidArgument);
+      EXPECT_TRUE(refused.error().message.starts_with("filter: at position "));
+      EXPECT_TRUE(refused.error().message.ends_with(
+          ": and, or and not are nested too deeply (the limit is " +
+          std::to_string(kMaxSqlNesting) + " levels)"))
+          << refused.error().message;
+    }
+  }
+}
+
+// ---- exact SQL text
+// -------------------------------------------------------------------------------
 
 struct Shape {
   std::string_view filter;
@@ -800,9 +931,7 @@ TEST(SqlCompiler, ExactSqlText) {
        {std::string("llm"), std::string("tool")}},
       {R"(like(name, "a%"))", "t.name LIKE ? ESCAPE '\\'", {std::string("a%")}},
       {R"(search(name, "Ab"))", "instr(lower(t.name), lower(?)) > 0", {std::string("Ab")}},
-      {R"(gt(execution_order, 1))",
-       "(CASE WHEN t.is_root = 1 THEN 1 END) > ?",
-       {std::int64_t{1}}},
+      {R"(gt(execution_order, 1))", "(CASE WHEN t.is_root = 1 THEN 1 END) > ?", {std::int64_t{1}}},
       {R"(has(tags, "x"))",
        "t.seq IN (SELECT run FROM run_tags WHERE ws = ? AND tag = ?)",
        {std::int64_t{42}, std::string("x")}},
@@ -829,8 +958,7 @@ TEST(SqlCompiler, ExactSqlText) {
       {R"(and(neq(metadata_key, "a"), eq(name, "n"), eq(metadata_key, "b")))",
        "(t.seq NOT IN (SELECT run FROM run_metadata WHERE ws = ? AND key = ?) AND t.seq IN (SELECT "
        "run FROM run_metadata WHERE ws = ? AND key = ?) AND t.name = ?)",
-       {std::int64_t{42}, std::string("a"), std::int64_t{42}, std::string("b"),
-        std::string("n")}},
+       {std::int64_t{42}, std::string("a"), std::int64_t{42}, std::string("b"), std::string("n")}},
       {R"(and(eq(feedback_key, "user_score"), gte(feedback_score, 0.5)))",
        "(t.id IN (SELECT run_id FROM feedback WHERE ws = ? AND run_id IS NOT NULL AND key = ? AND "
        "score >= ?))",
@@ -856,6 +984,45 @@ TEST(SqlCompiler, ExactSqlText) {
     EXPECT_EQ(compiled->sql, shape.sql);
     EXPECT_EQ(compiled->params, shape.params);
   }
+}
+
+TEST(SqlCompiler, NestingLimitPointsAtTheFirstCallTooDeep) {
+  std::string filter = R"(eq(name, "x"))";
+  for (std::size_t i = 0; i <= kMaxSqlNesting; ++i) filter = "not(" + filter + ")";
+  auto parsed = parseAndValidateFilter(filter);
+  ASSERT_TRUE(parsed.ok());
+  auto compiled = compileFilter(*parsed, "r", 1);
+  ASSERT_FALSE(compiled.ok());
+  EXPECT_EQ(compiled.error().code, core::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(compiled.error().message, "filter: at position " + std::to_string(4 * kMaxSqlNesting) +
+                                          ": and, or and not are nested too deeply (the limit is " +
+                                          std::to_string(kMaxSqlNesting) + " levels)");
+  // Predicates do not count: kMaxSqlNesting levels around one are fine.
+  auto fits = parseAndValidateFilter(filter.substr(4, filter.size() - 5));
+  ASSERT_TRUE(fits.ok());
+  EXPECT_TRUE(compileFilter(*fits, "r", 1).ok());
+}
+
+TEST(SqlCompiler, BoundValuesAreCapped) {
+  // Each pair binds the workspace, the key and the value.
+  const std::string fits = repeated("has(metadata, '{", R"("k#": "v")", kMaxSqlParams / 3, "}')");
+  const std::string tooMany =
+      repeated("has(metadata, '{", R"("k#": "v")", kMaxSqlParams / 3 + 1, "}')");
+  auto parsed = parseAndValidateFilter(fits);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  auto compiled = compileFilter(*parsed, "r", 1);
+  ASSERT_TRUE(compiled.ok()) << compiled.error().message;
+  EXPECT_EQ(compiled->params.size(), kMaxSqlParams / 3 * 3);
+
+  parsed = parseAndValidateFilter(tooMany);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  compiled = compileFilter(*parsed, "r", 1);
+  ASSERT_FALSE(compiled.ok());
+  EXPECT_EQ(compiled.error().code, core::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(compiled.error().message,
+            "filter: at position 0: the filter has too many values (it needs " +
+                std::to_string((kMaxSqlParams / 3 + 1) * 3) + " bound values; the limit is " +
+                std::to_string(kMaxSqlParams) + ")");
 }
 
 TEST(SqlCompiler, RefusesUnvalidatedFiltersAndBadAliases) {
@@ -884,7 +1051,8 @@ TEST(SqlCompiler, FtsPhrase) {
   EXPECT_EQ(ftsPhrase(""), "\"\"");
 }
 
-// ---- the SQL functions ----------------------------------------------------------------------------
+// ---- the SQL functions
+// ----------------------------------------------------------------------------
 
 TEST(RunSqlFunctions, FlattensJsonTreeKeys) {
   EXPECT_EQ(flattenJsonTreeKey("$"), "");

@@ -273,8 +273,11 @@ Error openError(const std::filesystem::path& path, std::string_view what, const 
 }
 
 // Pragmas every connection needs; they are per connection, not stored in the file.
+// temp_store = MEMORY keeps the statement and savepoint sub-journals (every write job runs in a
+// savepoint) off the disk: in files they cost a create, pwrites and an unlink per transaction.
 Status configure(Connection& connection) {
-  return connection.exec("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL");
+  return connection.exec(
+      "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY");
 }
 
 Status enableWal(Connection& connection) {

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <chrono>
+#include <limits>
 
 #include "core/ids.h"
 #include "core/json_text.h"
@@ -226,9 +227,11 @@ Result<RunQuery> parseRunQuery(const json::object& body) {
     return Error::invalidArgument("reference_example: give one example id");
   }
   if (!references.empty()) q.reference_example_id = references.front();
+  // A larger limit is served as pages of kMaxQueryLimit (the JS client passes listRuns' limit
+  // through and follows the cursor), rather than refused.
   std::optional<std::size_t> limit;
-  PHAROS_TRY(limit, optionalCount(body, "limit", kMaxQueryLimit));
-  if (limit) q.limit = *limit;
+  PHAROS_TRY(limit, optionalCount(body, "limit", std::numeric_limits<std::int32_t>::max()));
+  if (limit) q.limit = std::min(*limit, kMaxQueryLimit);
   std::optional<std::string> order;
   PHAROS_TRY(order, optionalString(body, "order"));
   if (order) {
@@ -724,6 +727,16 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
         if (!updated) co_return Response::fromError(updated.error());
         co_return Response::json(200, json::serialize(projectJson(*updated, workspace, {})));
       });
+
+  router.add(http::Verb::delete_, "/api/v1/sessions/{session_id}",
+             [store](Request& request) -> http::Awaitable<Response> {
+               auto id = uuidParam(request, "session_id");
+               if (!id) co_return Response::fromError(id.error());
+               auto deleted =
+                   co_await store->deleteProject(request.identity().workspace_id, *id);
+               if (!deleted) co_return Response::fromError(deleted.error());
+               co_return Response::json(200, "{}");
+             });
 
   router.add(
       http::Verb::get, "/api/v1/sessions/{session_id}/stats",

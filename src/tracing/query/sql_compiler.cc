@@ -1,8 +1,10 @@
 #include "tracing/query/sql_compiler.h"
 
+#include <algorithm>
 #include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <functional>
 #include <optional>
 #include <span>
 #include <utility>
@@ -17,6 +19,9 @@ namespace {
 using core::Error;
 using core::Status;
 using F = Function;
+
+// Long AND / OR chains are written as parenthesised runs of this many terms (see join()).
+constexpr std::size_t kChainRun = 16;
 
 // ---- How each catalogue field (filterFields()) is reached from a runs row ----------------------
 
@@ -123,7 +128,9 @@ Operand operand(const Value& value, Binding binding) {
   return std::visit(Visitor{binding}, value);
 }
 
-bool isNull(const Value& value) { return std::holds_alternative<std::nullptr_t>(value); }
+bool isNull(const Value& value) {
+  return std::holds_alternative<std::nullptr_t>(value);
+}
 
 bool isIdentifier(std::string_view s) {
   if (s.empty()) return false;
@@ -178,33 +185,44 @@ bool isAbsentKey(const Predicate& p) {
   return literal && !isNull(literal->value);
 }
 
+// One operand of an AND / OR chain, written when the chain is.
+using Term = std::function<Status()>;
+
 class Compiler {
  public:
   Compiler(std::string_view alias, std::int64_t ws) : alias_(alias), ws_(ws) {}
 
-  Status condition(const Call& call, std::size_t depth) {
-    if (depth > kMaxFilterDepth) return notValidated(call);
+  // `nesting`: the and/or/not calls around `call`.
+  Status condition(const Call& call, std::size_t nesting) {
+    if (call.function == F::kAnd || call.function == F::kOr || call.function == F::kNot) {
+      if (nesting + 1 > kMaxSqlNesting) {
+        return filterErrorAt(call.offset, "and, or and not are nested too deeply (the limit is " +
+                                              std::to_string(kMaxSqlNesting) + " levels)");
+      }
+    }
     switch (call.function) {
       case F::kAnd:
-        return conjunction(call, depth);
+        return conjunction(call, nesting + 1);
       case F::kOr: {
-        if (call.args.empty()) return notValidated(call);
-        sql_ += '(';
-        for (std::size_t i = 0; i < call.args.size(); ++i) {
-          if (i > 0) sql_ += " OR ";
-          const auto* inner = std::get_if<Call>(&call.args[i].value);
+        std::vector<Term> terms;
+        for (const Node& arg : call.args) {
+          const auto* inner = std::get_if<Call>(&arg.value);
           if (!inner) return notValidated(call);
-          if (auto s = condition(*inner, depth + 1); !s) return s;
+          terms.push_back([this, inner, nesting] { return condition(*inner, nesting + 1); });
         }
+        if (terms.empty()) return notValidated(call);
+        sql_ += '(';
+        if (auto s = join(terms, " OR "); !s) return s;
         sql_ += ')';
         return {};
       }
       case F::kNot: {
-        const auto* inner = call.args.size() == 1 ? std::get_if<Call>(&call.args[0].value) : nullptr;
+        const auto* inner =
+            call.args.size() == 1 ? std::get_if<Call>(&call.args[0].value) : nullptr;
         if (!inner) return notValidated(call);
         // NOT NULL is NULL, which would drop the run on both sides of the negation.
         sql_ += "NOT coalesce((";
-        if (auto s = condition(*inner, depth + 1); !s) return s;
+        if (auto s = condition(*inner, nesting + 1); !s) return s;
         sql_ += "), 0)";
         return {};
       }
@@ -216,7 +234,11 @@ class Compiler {
     }
     auto predicate = asPredicate(call);
     if (!predicate) return notValidated(call);
-    if (isPair(*predicate)) return pairGroup(std::span<const Predicate>(&*predicate, 1));
+    if (isPair(*predicate)) {
+      std::vector<Term> terms;
+      pairTerms(std::span<const Predicate>(&*predicate, 1), terms);
+      return join(terms, " AND ");
+    }
     return single(*predicate);
   }
 
@@ -235,6 +257,24 @@ class Compiler {
     sql_ += alias_;
     sql_ += '.';
     sql_ += name;
+  }
+
+  // `terms` joined by `op`. SQLite parses a chain left-deep and refuses an expression tree deeper
+  // than 1000, so a long chain is cut into parenthesised runs of kChainRun terms: a chain of k
+  // terms then adds at most kChainRun + k / kChainRun levels, and one parser-stack level.
+  Status join(const std::vector<Term>& terms, std::string_view op) {
+    const bool runs = terms.size() > kChainRun;
+    for (std::size_t start = 0; start < terms.size(); start += kChainRun) {
+      if (start > 0) sql_ += op;
+      if (runs) sql_ += '(';
+      const std::size_t end = std::min(terms.size(), start + kChainRun);
+      for (std::size_t i = start; i < end; ++i) {
+        if (i > start) sql_ += op;
+        if (auto s = terms[i](); !s) return s;
+      }
+      if (runs) sql_ += ')';
+    }
+    return {};
   }
 
   // `lhs <op> <value>` for the comparison functions, in, like and search(field, value). `nullable`
@@ -407,14 +447,16 @@ class Compiler {
       sql_ += '1';
       return {};
     }
-    if (object.size() > 1) sql_ += '(';
-    bool first = true;
-    for (const auto& [key, value] : object) {
-      if (!first) sql_ += " AND ";
-      first = false;
-      const std::string valueText = jsonText(value);
-      metadataRun(std::string_view(key.data(), key.size()), &valueText);
+    std::vector<Term> terms;
+    for (const boost::json::key_value_pair& pair : object) {
+      terms.push_back([&metadataRun, &pair] {
+        const std::string valueText = jsonText(pair.value());
+        metadataRun(std::string_view(pair.key().data(), pair.key().size()), &valueText);
+        return Status();
+      });
     }
+    if (object.size() > 1) sql_ += '(';
+    if (auto s = join(terms, " AND "); !s) return s;
     if (object.size() > 1) sql_ += ')';
     return {};
   }
@@ -468,7 +510,6 @@ class Compiler {
   }
 
   Status familyCondition(Family family, const Predicate& p) {
-    sql_ += " AND ";
     if (p.mapping.role == Role::kPairKey) {
       return comparison(keyExpression(family), p, Binding::kColumn, false);
     }
@@ -484,40 +525,48 @@ class Compiler {
     return notValidated(*p.call);
   }
 
-  // The predicates of one family that describe the same pair (all from one and(...), or one alone).
-  Status pairGroup(std::span<const Predicate> members) {
+  // Appends to `terms` the conditions for the predicates of one family that describe the same
+  // pair (all from one and(...), or one alone): one NOT IN / NOT EXISTS per absent key, and one
+  // subquery holding every other predicate, in the order of their first members. `members` must
+  // outlive the terms.
+  void pairTerms(std::span<const Predicate> members, std::vector<Term>& terms) {
     const Family family = members.front().mapping.family;
     bool hasValue = false;
     for (const Predicate& p : members) hasValue |= p.mapping.role == Role::kPairValue;
-    auto absent = [&](const Predicate& p) { return !hasValue && isAbsentKey(p); };
-    bool first = true;
-    bool positiveDone = false;
+    const bool absentKeys = !hasValue;
+    bool positive = false;
     for (const Predicate& p : members) {
-      if (!absent(p) && positiveDone) continue;
-      if (!first) sql_ += " AND ";
-      first = false;
-      if (absent(p)) {
-        openFamily(family, true);
-        sql_ += " AND ";
-        sql_ += keyExpression(family);
-        sql_ += " = ";
-        bind(operand(literalOf(p)->value, Binding::kColumn));
-        sql_ += ')';
+      if (absentKeys && isAbsentKey(p)) {
+        terms.push_back([this, family, &p] {
+          openFamily(family, true);
+          sql_ += " AND ";
+          sql_ += keyExpression(family);
+          sql_ += " = ";
+          bind(operand(literalOf(p)->value, Binding::kColumn));
+          sql_ += ')';
+          return Status();
+        });
         continue;
       }
-      // Every positive member goes into the one subquery, written where the first one stands.
-      openFamily(family, false);
-      for (const Predicate& q : members) {
-        if (absent(q)) continue;
-        if (auto s = familyCondition(family, q); !s) return s;
-      }
-      sql_ += ')';
-      positiveDone = true;
+      if (positive) continue;
+      positive = true;
+      terms.push_back([this, family, members, absentKeys] {
+        std::vector<Term> conditions;
+        for (const Predicate& q : members) {
+          if (absentKeys && isAbsentKey(q)) continue;
+          conditions.push_back([this, family, &q] { return familyCondition(family, q); });
+        }
+        openFamily(family, false);
+        sql_ += " AND ";
+        if (auto s = join(conditions, " AND "); !s) return s;
+        sql_ += ')';
+        return Status();
+      });
     }
-    return {};
   }
 
-  Status conjunction(const Call& call, std::size_t depth) {
+  // `nesting` counts this and(...) too.
+  Status conjunction(const Call& call, std::size_t nesting) {
     if (call.args.empty()) return notValidated(call);
     // Each direct child is either compiled on its own or joins its family's group, which is
     // written where the family first appears.
@@ -540,14 +589,16 @@ class Compiler {
         slots.push_back({inner, Family::kMetadata});
       }
     }
-    sql_ += '(';
-    for (std::size_t i = 0; i < slots.size(); ++i) {
-      if (i > 0) sql_ += " AND ";
-      const Status s = slots[i].call
-                           ? condition(*slots[i].call, depth + 1)
-                           : pairGroup(groups[static_cast<std::size_t>(slots[i].family)]);
-      if (!s) return s;
+    std::vector<Term> terms;
+    for (const Slot& slot : slots) {
+      if (slot.call) {
+        terms.push_back([this, inner = slot.call, nesting] { return condition(*inner, nesting); });
+      } else {
+        pairTerms(groups[static_cast<std::size_t>(slot.family)], terms);
+      }
     }
+    sql_ += '(';
+    if (auto s = join(terms, " AND "); !s) return s;
     sql_ += ')';
     return {};
   }
@@ -598,8 +649,15 @@ core::Result<SqlFilter> compileFilter(const FilterExpr& expr, std::string_view a
   }
   if (!expr.root) return SqlFilter{"1", {}};
   Compiler compiler(alias, ws);
-  if (auto s = compiler.condition(*expr.root, 1); !s) return std::move(s).error();
-  return std::move(compiler).take();
+  if (auto s = compiler.condition(*expr.root, 0); !s) return std::move(s).error();
+  SqlFilter compiled = std::move(compiler).take();
+  if (compiled.params.size() > kMaxSqlParams) {
+    return filterErrorAt(expr.root->offset, "the filter has too many values (it needs " +
+                                                std::to_string(compiled.params.size()) +
+                                                " bound values; the limit is " +
+                                                std::to_string(kMaxSqlParams) + ")");
+  }
+  return compiled;
 }
 
 }  // namespace pharos::tracing::query

@@ -46,6 +46,17 @@
 
 namespace pharos::tracing::query {
 
+// How deeply and/or/not may nest in a compiled filter; a deeper one is kInvalidArgument (the
+// validator allows kMaxFilterDepth). SQLite 3.40's parser has a fixed 100-entry stack that each
+// level eats into (a chain of 13 not()s inside the run store's query already overflows it), and the
+// caller's statement needs room around the fragment. Real filters nest 2-4 levels.
+inline constexpr std::size_t kMaxSqlNesting = 10;
+
+// How many values one compiled filter may bind; more is kInvalidArgument. SQLite allows 32766
+// bound values per statement, and the run store splices up to three filters (filter, trace_filter,
+// tree_filter) plus its own parameters into one; a 64 KiB has(metadata, ...) could need ~27000.
+inline constexpr std::size_t kMaxSqlParams = 8000;
+
 using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
 
 struct SqlFilter {

@@ -528,6 +528,111 @@ struct StatsAccumulator {
   }
 };
 
+// ---- query planning: driving a query from a side table ----
+
+// Without statistics SQLite answers "newest runs of a project matching X" by walking the project's
+// runs newest first and testing X on each: fast when X is common, a scan of the whole project when
+// X is rare. When X includes a side-table condition (a tag, a metadata pair, a full-text match)
+// that names few runs, starting from those runs and sorting them is far cheaper. A capped count
+// tells the two cases apart.
+constexpr std::int64_t kDriveFromSideTableBelow = 5000;
+
+struct Driver {
+  std::string subquery;  // yields one column, `run` (runs.seq), without duplicates
+  std::vector<query::SqlValue> params;
+};
+
+const query::Literal* literalArg(const query::Call& call, std::size_t index) {
+  if (call.args.size() <= index) return nullptr;
+  return std::get_if<query::Literal>(&call.args[index].value);
+}
+
+std::string_view fieldArg(const query::Call& call) {
+  if (call.args.empty()) return {};
+  const auto* field = std::get_if<query::Field>(&call.args[0].value);
+  return field != nullptr ? std::string_view(field->name) : std::string_view();
+}
+
+const std::string* stringArg(const query::Call& call, std::size_t index) {
+  const query::Literal* literal = literalArg(call, index);
+  return literal != nullptr ? std::get_if<std::string>(&literal->value) : nullptr;
+}
+
+// Side-table conditions among the top-level conjuncts of `expr` (each a superset of the runs the
+// whole filter can match, so driving from any of them is exact once the filter is applied).
+std::vector<Driver> sideTableDrivers(const query::FilterExpr& expr, std::int64_t ws) {
+  std::vector<Driver> drivers;
+  if (!expr.root) return drivers;
+  std::vector<const query::Call*> conjuncts;
+  if (expr.root->function == query::Function::kAnd) {
+    for (const query::Node& arg : expr.root->args) {
+      if (const auto* call = std::get_if<query::Call>(&arg.value)) conjuncts.push_back(call);
+    }
+  } else {
+    conjuncts.push_back(&*expr.root);
+  }
+  const std::string* metadata_key = nullptr;
+  const std::string* metadata_value = nullptr;
+  for (const query::Call* call : conjuncts) {
+    const std::string_view field = fieldArg(*call);
+    if (call->function == query::Function::kHas && field == "tags") {
+      if (const std::string* tag = stringArg(*call, 1)) {
+        drivers.push_back(
+            {"SELECT run FROM run_tags WHERE ws = ? AND tag = ?", {ws, *tag}});
+      }
+    } else if (call->function == query::Function::kSearch && call->args.size() == 1) {
+      const std::string* text = stringArg(*call, 0);
+      if (text != nullptr && text->find_first_not_of(" \t\r\n") != std::string::npos) {
+        drivers.push_back({"SELECT DISTINCT rowid >> 8 AS run FROM run_text WHERE run_text MATCH ?",
+                           {query::ftsPhrase(*text)}});
+      }
+    } else if (call->function == query::Function::kExists && field == "metadata") {
+      if (const std::string* key = stringArg(*call, 1)) {
+        drivers.push_back(
+            {"SELECT DISTINCT run FROM run_metadata WHERE ws = ? AND key = ?", {ws, *key}});
+      }
+    } else if (call->function == query::Function::kEq && field == "metadata_key") {
+      metadata_key = stringArg(*call, 1);
+    } else if (call->function == query::Function::kEq && field == "metadata_value") {
+      metadata_value = stringArg(*call, 1);
+    }
+  }
+  if (metadata_key != nullptr && metadata_value != nullptr) {
+    drivers.push_back({"SELECT run FROM run_metadata WHERE ws = ? AND key = ? AND value = ?",
+                       {ws, *metadata_key, *metadata_value}});
+  } else if (metadata_key != nullptr) {
+    drivers.push_back(
+        {"SELECT DISTINCT run FROM run_metadata WHERE ws = ? AND key = ?", {ws, *metadata_key}});
+  }
+  return drivers;
+}
+
+void bindAll(Statement& s, const std::vector<query::SqlValue>& params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    bindSqlValue(s, static_cast<int>(i + 1), params[i]);
+  }
+}
+
+// The driver naming the fewest runs, if it names fewer than kDriveFromSideTableBelow.
+Result<std::optional<Driver>> pickDriver(Connection& c, std::vector<Driver> drivers) {
+  std::optional<Driver> best;
+  std::int64_t best_count = kDriveFromSideTableBelow;
+  for (Driver& driver : drivers) {
+    auto count = c.prepare(fmt::format("SELECT count(*) FROM ({} LIMIT {})", driver.subquery,
+                                       kDriveFromSideTableBelow));
+    if (!count) return std::move(count).error();
+    bindAll(*count, driver.params);
+    auto row = count->step();
+    if (!row) return std::move(row).error();
+    const std::int64_t n = count->columnInt64(0);
+    if (n < best_count) {
+      best_count = n;
+      best = std::move(driver);
+    }
+  }
+  return best;
+}
+
 constexpr std::string_view kStatsColumns =
     "status, latency, prompt_tokens, completion_tokens, total_tokens, total_cost, start_time";
 
@@ -611,8 +716,7 @@ Result<std::int64_t> RunStore::projectForRun(Connection& connection, std::int64_
     if (!inserted) return inserted;
     seq = *inserted;
   }
-  // Valid for this job only; a run rolled back to its savepoint clears the memo, since the
-  // rollback may undo a project that run created.
+  // Valid for this job only: if the job fails, its whole transaction (projects included) is gone.
   memo.emplace(name, seq);
   return seq;
 }
@@ -738,26 +842,20 @@ asio::awaitable<Result<IngestOutcome>> RunStore::ingest(std::string workspace_id
     IngestOutcome outcome;
     std::set<std::string> rejected_ids;
     ProjectMemo projects;
+    // No savepoint per run (it would double the writer's cost): storeOne decides whether a run is
+    // rejected (an unknown session_id) before it writes anything for that run, and any other
+    // failure is the disk's or a bug, which fails the whole job and rolls it back.
     for (const PreparedRun& run : *shared_runs) {
-      // Each run in its own savepoint: one bad run never takes the batch's good ones with it.
-      auto savepoint = c.cached("SAVEPOINT run");
-      if (!savepoint) return std::move(savepoint).error();
-      if (auto begun = (*savepoint)->run(); !begun) return begun.error();
       Status stored = storeOne(c, **ws, run, projects);
       if (stored) {
-        auto release = c.cached("RELEASE run");
-        if (!release) return std::move(release).error();
-        if (auto released = (*release)->run(); !released) return released.error();
         ++outcome.stored;
         continue;
       }
-      c.resetCached();
-      if (auto undone = c.exec("ROLLBACK TO run; RELEASE run"); !undone) return undone.error();
-      projects.clear();  // the rollback may have undone a project this run created
       const core::ErrorCode code = stored.error().code;
       if (code != core::ErrorCode::kInvalidArgument && code != core::ErrorCode::kNotFound) {
-        return stored.error();  // the disk or a bug: fail the whole request
+        return stored.error();
       }
+      c.resetCached();
       rejected_ids.insert(run.payload.id);
       outcome.rejected.push_back({run.origin, stored.error().message});
     }
@@ -877,10 +975,23 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
     if (!*ws_found) return page;
     const std::int64_t ws = **ws_found;
 
-    std::string sql = fmt::format(
-        "SELECT {} FROM runs r LEFT JOIN sessions s ON s.seq = r.session WHERE r.ws = ?",
-        runColumns(q.select));
-    std::vector<query::SqlValue> params{ws};
+    auto driver = pickDriver(c, sideTableDrivers(q.filter, ws));
+    if (!driver) return std::move(driver).error();
+    std::string sql;
+    std::vector<query::SqlValue> params;
+    if (*driver) {
+      // CROSS JOIN makes SQLite keep this join order: the driver's few runs first.
+      sql = fmt::format(
+          "SELECT {} FROM ({}) d CROSS JOIN runs r ON r.seq = d.run "
+          "LEFT JOIN sessions s ON s.seq = r.session WHERE r.ws = ?",
+          runColumns(q.select), (*driver)->subquery);
+      params = std::move((*driver)->params);
+    } else {
+      sql = fmt::format(
+          "SELECT {} FROM runs r LEFT JOIN sessions s ON s.seq = r.session WHERE r.ws = ?",
+          runColumns(q.select));
+    }
+    params.emplace_back(ws);
 
     if (!q.session_ids.empty()) {
       std::vector<std::int64_t> seqs;
@@ -968,9 +1079,7 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
 
     auto s = c.prepare(sql);
     if (!s) return std::move(s).error();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      bindSqlValue(*s, static_cast<int>(i + 1), params[i]);
-    }
+    bindAll(*s, params);
     std::optional<Cursor> last;
     for (;;) {
       auto row = s->step();
@@ -1153,6 +1262,43 @@ asio::awaitable<Result<Project>> RunStore::updateProject(std::string workspace_i
   };
   auto result = co_await database_.write<Project>(std::move(job));
   co_return result;
+}
+
+asio::awaitable<Status> RunStore::deleteProject(std::string workspace_id, std::string id) {
+  std::function<Result<bool>(Connection&)> job = [this, workspace_id,
+                                                  id](Connection& c) -> Result<bool> {
+    const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
+    auto ws = tenant(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return missing;
+    auto find = c.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
+    if (!find) return std::move(find).error();
+    auto found = (*find)->bindInt64(1, **ws).bindText(2, id).step();
+    if (!found) return std::move(found).error();
+    if (!*found) return missing;
+    const std::int64_t session = (*find)->columnInt64(0);
+    (*find)->reset();
+    constexpr std::string_view kDeletes[] = {
+        "DELETE FROM run_tags WHERE ws = ?1 AND run IN (SELECT seq FROM runs WHERE session = ?2)",
+        "DELETE FROM run_metadata WHERE ws = ?1 AND run IN "
+        "(SELECT seq FROM runs WHERE session = ?2)",
+        "DELETE FROM run_attachments WHERE ws = ?1 AND run_id IN "
+        "(SELECT id FROM runs WHERE session = ?2)",
+        "DELETE FROM runs WHERE ws = ?1 AND session = ?2",
+        "DELETE FROM sessions WHERE ws = ?1 AND seq = ?2",
+    };
+    for (std::string_view sql : kDeletes) {
+      auto s = c.prepare(sql);
+      if (!s) return std::move(s).error();
+      if (auto done = s->bindInt64(1, **ws).bindInt64(2, session).run(); !done) {
+        return done.error();
+      }
+    }
+    return true;
+  };
+  auto result = co_await database_.write<bool>(std::move(job));
+  if (!result) co_return result.error();
+  co_return Status{};
 }
 
 asio::awaitable<Result<ProjectStats>> RunStore::projectStats(std::string workspace_id,

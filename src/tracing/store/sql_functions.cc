@@ -126,8 +126,8 @@ core::Status registerRunSqlFunctions(sqlite3* db) {
     void (*call)(sqlite3_context*, int, sqlite3_value**);
   };
   for (const Function& f : {Function{"run_json", runJson}, Function{"run_json_key", runJsonKey}}) {
-    const int code =
-        sqlite3_create_function_v2(db, f.name, 1, kFlags, nullptr, f.call, nullptr, nullptr, nullptr);
+    const int code = sqlite3_create_function_v2(db, f.name, 1, kFlags, nullptr, f.call, nullptr,
+                                                nullptr, nullptr);
     if (code != SQLITE_OK) {
       return core::Error::internal(std::string("registering SQL function ") + f.name + ": " +
                                    sqlite3_errstr(code));
