@@ -4,15 +4,32 @@
 #   1. Load test: for each access-log setting (off, then on) starts `pharos serve` on a free port
 #      with a fresh data directory, records idle RSS, runs wrk against /healthz while sampling RSS,
 #      prints requests/s, p50/p99 latency and RSS idle/peak, then stops the server with SIGTERM.
-#   2. Micro benchmarks: runs the Google Benchmark binary (pharos_bench).
+#   2. Runs API ingest: for /api/v1/runs/multipart and /api/v1/runs/batch, a fresh server loaded by
+#      bench/ingest_load (10-run LangSmith trees, 100 runs per request) for INGEST_DURATION seconds;
+#      then the same rows inserted straight into SQLite by bench/sqlite_ceiling, plain and shaped
+#      like the server's writer (a savepoint per request and per run). Prints runs/s, the server's
+#      CPU time per run, the rows found in its database, and HTTP/ceiling ratios.
+#   3. Runs API queries: seeds QUERY_RUNS runs (default 1,000,000) straight into a data directory
+#      with `sqlite_ceiling seed`, starts the server on it and times POST /api/v1/runs/query with
+#      seven bodies (six filters, one plain root listing) and GET /api/v1/traces/{id} of
+#      1,000-run traces (bench/query_load).
+#   4. Micro benchmarks: runs the Google Benchmark binary (pharos_bench).
 #
 # Environment (all optional):
 #   BUILD_DIR=build/release   where pharos and pharos_bench are
 #   DURATION=10s              wrk duration per variant
 #   THREADS=2 CONNECTIONS=64  wrk -t / -c
-#   ACCESS_LOG="off on"       which variants to run
+#   ACCESS_LOG="off on"       which /healthz variants to run ("" runs none)
 #   MICRO=1                   0 skips the Google Benchmark run
 #   BENCH_ARGS=...            extra arguments for pharos_bench (e.g. --benchmark_filter=Router)
+#   INGEST=1 QUERY=1          0 skips the runs API ingest / query benchmarks
+#   INGEST_DURATION=10        seconds of load per endpoint (plus 1 s warm-up), and of the ceiling
+#   INGEST_CONNECTIONS=8      ingest_load connections
+#   INGEST_ENDPOINTS="multipart batch"
+#   QUERY_RUNS=1000000        runs seeded for the query benchmark
+#   QUERY_REQUESTS=200        requests per query (at most QUERY_MAX_SECONDS=30 s per query)
+#   QUERY_DATA=DIR            keep the seeded data directory there and reuse it when it has the
+#                             seed's env file (seeding 1,000,000 runs takes ~3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +37,23 @@ BUILD_DIR=${BUILD_DIR:-build/release}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
-ACCESS_LOG=${ACCESS_LOG:-off on}
+ACCESS_LOG=${ACCESS_LOG-off on}
 MICRO=${MICRO:-1}
 BENCH_ARGS=${BENCH_ARGS:-}
+INGEST=${INGEST:-1}
+QUERY=${QUERY:-1}
+INGEST_DURATION=${INGEST_DURATION:-10}
+INGEST_CONNECTIONS=${INGEST_CONNECTIONS:-8}
+INGEST_ENDPOINTS=${INGEST_ENDPOINTS:-multipart batch}
+QUERY_RUNS=${QUERY_RUNS:-1000000}
+QUERY_REQUESTS=${QUERY_REQUESTS:-200}
+QUERY_MAX_SECONDS=${QUERY_MAX_SECONDS:-30}
+QUERY_DATA=${QUERY_DATA:-}
 PHAROS="$BUILD_DIR/src/app/pharos"
 BENCH="$BUILD_DIR/bench/pharos_bench"
+INGEST_LOAD="$BUILD_DIR/bench/ingest_load"
+SQLITE_CEILING="$BUILD_DIR/bench/sqlite_ceiling"
+QUERY_LOAD="$BUILD_DIR/bench/query_load"
 
 die() {
   echo "bench: $*" >&2
@@ -35,7 +64,14 @@ die() {
 if [ "$MICRO" != 0 ] && [ ! -x "$BENCH" ]; then
   die "$BENCH not found; build first (PHAROS_BUILD_BENCH=ON), or set MICRO=0"
 fi
-command -v wrk >/dev/null || die "wrk is not installed (scripts/setup.sh installs it)"
+if [ "$INGEST" != 0 ] || [ "$QUERY" != 0 ]; then
+  for tool in "$INGEST_LOAD" "$SQLITE_CEILING" "$QUERY_LOAD"; do
+    [ -x "$tool" ] || die "$tool not found; build first (PHAROS_BUILD_BENCH=ON), or set INGEST=0 QUERY=0"
+  done
+fi
+if [ -n "$ACCESS_LOG" ]; then
+  command -v wrk >/dev/null || die "wrk is not installed (scripts/setup.sh installs it)"
+fi
 PHAROS=$(realpath "$PHAROS")
 
 work=$(mktemp -d -t pharos-bench.XXXXXX)
@@ -175,14 +211,188 @@ for mode in $ACCESS_LOG; do
   esac
 done
 
-echo "== summary: GET /healthz, wrk -t$THREADS -c$CONNECTIONS -d$DURATION =="
-printf '%-14s %12s %10s %10s %12s %12s\n' "access log" "requests/s" "p50" "p99" "RSS idle" \
-  "RSS peak"
-for line in "${summary[@]}"; do echo "$line"; done
-echo
+if [ ${#summary[@]} -gt 0 ]; then
+  echo "== summary: GET /healthz, wrk -t$THREADS -c$CONNECTIONS -d$DURATION =="
+  printf '%-14s %12s %10s %10s %12s %12s\n' "access log" "requests/s" "p50" "p99" "RSS idle" \
+    "RSS peak"
+  for line in "${summary[@]}"; do echo "$line"; done
+  echo
+fi
+
+# start_server DIR DATA [pharos serve flags...]: starts `pharos serve` from DIR (an empty directory,
+# so no pharos.toml or .env is read) on a free port; sets server_pid and server_port.
+server_port=""
+start_server() {
+  local dir=$1 data=$2
+  shift 2
+  mkdir -p "$dir"
+  (cd "$dir" && exec "$PHAROS" serve --listen 127.0.0.1:0 --data "$data" "$@") \
+    >"$dir/stdout" 2>"$dir/stderr" &
+  server_pid=$!
+  server_port=""
+  for _ in $(seq 300); do
+    server_port=$(sed -nE 's|^Pharos .* listening on http://127\.0\.0\.1:([0-9]+) .*|\1|p' \
+                    "$dir/stdout" | head -n1)
+    [ -n "$server_port" ] && return 0
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      cat "$dir/stderr" >&2
+      die "the server exited before listening"
+    fi
+    sleep 0.1
+  done
+  cat "$dir/stderr" >&2
+  die "no banner with the port within 30 s"
+}
+
+indent() {
+  printf '%s\n' "$1" | sed 's/^/    | /'
+}
+
+# CPU time (user + system) of a process so far, in clock ticks.
+cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# Per-thread CPU ticks of a process: "tid ticks" lines.
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)"
+  done | sort
+}
+
+# result_field LINE KEY: the value of KEY=... in a `RESULT ...` line.
+result_field() {
+  tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -n1
+}
+
+ingest_summary=()
+ingest_ceiling=""
+ingest_ceiling_cpu=""
+
+run_ingest() {
+  local hz
+  hz=$(getconf CLK_TCK)
+  echo "== runs API ingest: ${INGEST_CONNECTIONS} connections, ${INGEST_DURATION} s per endpoint =="
+  local failed=0
+  for endpoint in $INGEST_ENDPOINTS; do
+    local dir="$work/ingest-$endpoint"
+    start_server "$dir" "$dir/data"
+    echo "  server pid $server_pid on port $server_port; POST /api/v1/runs/$endpoint"
+    local before after out result
+    before=$(cpu_ticks "$server_pid")
+    thread_ticks "$server_pid" >"$dir/threads.before"
+    out=$("$INGEST_LOAD" --url "http://127.0.0.1:$server_port" --endpoint "$endpoint" \
+            --connections "$INGEST_CONNECTIONS" --duration "$INGEST_DURATION" --warmup 1) ||
+      failed=1
+    after=$(cpu_ticks "$server_pid")
+    thread_ticks "$server_pid" >"$dir/threads.after"
+    indent "$out"
+    stop_server
+    result=$(grep '^RESULT' <<<"$out" || true)
+    local rps p50 p95 acked rows cpu_us
+    rps=$(result_field "$result" runs_per_s)
+    p50=$(result_field "$result" p50_ms)
+    p95=$(result_field "$result" p95_ms)
+    acked=$(result_field "$result" acked_runs)
+    rows="?"
+    if command -v sqlite3 >/dev/null; then
+      rows=$(sqlite3 "$dir/data/pharos.db" 'SELECT count(*) FROM runs' 2>/dev/null || echo "?")
+    fi
+    cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="${acked:-0}" \
+               'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "?" }')
+    echo "  server CPU: $(awk -v t=$((after - before)) -v hz="$hz" 'BEGIN {printf "%.1f", t / hz}') s" \
+         "for $acked acknowledged runs = ${cpu_us} us/run; rows in its database: $rows"
+    # The busiest threads: one near INGEST_DURATION+1 s is a single-thread bottleneck (the writer).
+    echo "  server threads over 0.1 s of CPU: $(join -a2 "$dir/threads.before" "$dir/threads.after" |
+      awk -v hz="$hz" 'NF == 3 { d = $3 - $2 } NF == 2 { d = $2 }
+                       d / hz >= 0.1 { printf "%.1f\n", d / hz }' | sort -rn | tr '\n' ' ')(seconds)"
+    [ "$rows" = "?" ] || [ "$rows" = "$acked" ] ||
+      echo "  WARNING: $acked runs acknowledged but $rows rows stored"
+    ingest_summary+=("$(printf '%-22s %10s %12s %10s %10s' "HTTP $endpoint" "$rps" "$cpu_us" \
+      "$p50" "$p95")")
+    echo
+  done
+
+  echo "== SQLite ceiling: the same rows straight into SQLite, ${INGEST_DURATION} s each =="
+  local variant args out result
+  for variant in plain server-shaped; do
+    args=()
+    [ "$variant" = server-shaped ] && args=(--job-savepoint --savepoint)
+    out=$("$SQLITE_CEILING" --duration "$INGEST_DURATION" --db "$work/ceiling-$variant/pharos.db" \
+            "${args[@]}" 2>/dev/null)
+    rm -rf "$work/ceiling-$variant"
+    indent "$out"
+    result=$(grep '^RESULT' <<<"$out" || true)
+    if [ "$variant" = plain ]; then
+      ingest_ceiling=$(result_field "$result" runs_per_s)
+      ingest_ceiling_cpu=$(result_field "$result" cpu_us_per_run)
+    fi
+    ingest_summary+=("$(printf '%-22s %10s %12s %10s %10s' "ceiling $variant" \
+      "$(result_field "$result" runs_per_s)" "$(result_field "$result" cpu_us_per_run)" "" "")")
+  done
+  echo
+  return $failed
+}
+
+run_query() {
+  local data dir="$work/query"
+  if [ -n "$QUERY_DATA" ]; then
+    data=$QUERY_DATA
+  else
+    data="$dir/data"
+  fi
+  mkdir -p "$data" "$dir"
+  echo "== runs API queries: $QUERY_RUNS runs =="
+  if [ -f "$data/bench-seed.env" ] && grep -qx "RUNS=$QUERY_RUNS" "$data/bench-seed.env"; then
+    echo "  reusing the seeded data in $data"
+  else
+    rm -f "$data/pharos.db" "$data/pharos.db-wal" "$data/pharos.db-shm" "$data/bench-seed.env"
+    "$SQLITE_CEILING" seed --db "$data/pharos.db" --runs "$QUERY_RUNS" --big-traces 10 \
+      --big-size 1000 --env-out "$data/bench-seed.env" 2>&1 | grep -v '"msg":"applied schema' |
+      sed 's/^/  /'
+  fi
+  # shellcheck disable=SC1091  # written by sqlite_ceiling seed
+  . "$data/bench-seed.env"
+  start_server "$dir" "$data"
+  echo "  server pid $server_pid on port $server_port; session $SESSION_ID"
+  local traces=() t rc=0
+  for t in $TRACE_IDS; do traces+=(--trace "$t"); done
+  "$QUERY_LOAD" --url "http://127.0.0.1:$server_port" --session "$SESSION_ID" --user "$USER_ID" \
+    "${traces[@]}" --requests "$QUERY_REQUESTS" --max-seconds "$QUERY_MAX_SECONDS" \
+    >"$dir/out" 2>&1 || rc=$?
+  sed 's/^/    | /' "$dir/out" | grep -v '| RESULT'
+  echo "  server RSS after the queries: $(mib "$(rss_kb "$server_pid")")"
+  stop_server
+  echo
+  return $rc
+}
+
+runs_failed=0
+if [ "$INGEST" != 0 ]; then
+  run_ingest || runs_failed=1
+  echo "== summary: runs API ingest =="
+  echo "   ratio: runs/s as a share of the plain ceiling's; CPU ratio: the plain ceiling's CPU time"
+  echo "   per run as a share of this line's (less sensitive to other load on the machine)"
+  printf '%-22s %10s %12s %10s %10s %8s %10s\n' "" "runs/s" "CPU us/run" "p50 ms" "p95 ms" \
+    "ratio" "CPU ratio"
+  for line in "${ingest_summary[@]}"; do
+    rps=$(cut -c23-33 <<<"$line" | tr -d ' ')
+    cpu=$(cut -c34-46 <<<"$line" | tr -d ' ')
+    ratio=$(awk -v a="$rps" -v b="$ingest_ceiling" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b }')
+    cpu_ratio=$(awk -v a="$cpu" -v b="$ingest_ceiling_cpu" \
+                  'BEGIN { if (a > 0) printf "%.0f%%", 100 * b / a }')
+    echo "$line $(printf '%8s %10s' "$ratio" "$cpu_ratio")"
+  done
+  echo
+fi
+if [ "$QUERY" != 0 ]; then
+  run_query || runs_failed=1
+fi
 
 if [ "$MICRO" != 0 ]; then
   echo "== micro benchmarks: $BENCH =="
   # shellcheck disable=SC2086  # BENCH_ARGS is a list of flags
   "$BENCH" $BENCH_ARGS
 fi
+exit $runs_failed
