@@ -130,6 +130,10 @@ TEST_F(RunStoreTest, TagsUnionAndEveryPayloadTextIsSearchable) {
   EXPECT_EQ(column("SELECT tag FROM run_tags ORDER BY tag"),
             (std::vector<std::string>{"t1", "t2"}));
   EXPECT_EQ(column("SELECT text_versions FROM runs"), (std::vector<std::string>{"1"}));
+  ingest({{runText(3, "b", R"(,"inputs":{"order":424242})"), RunOp::kPost}});
+  RunQuery number;
+  number.filter = filter(R"(search("424242"))");
+  EXPECT_EQ(names(number), (std::vector<std::string>{"b"}));
   for (std::string_view word : {"alpha", "omega"}) {
     RunQuery q;
     q.filter = filter(fmt::format("search(\"{}\")", word));

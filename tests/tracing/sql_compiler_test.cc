@@ -971,7 +971,8 @@ TEST(SqlCompiler, ExactSqlText) {
        "'array') AND run_json_key(j.fullkey) = ?)",
        {std::string("a")}},
       {R"(search("a \"b\" OR c*"))",
-       "t.seq IN (SELECT rowid >> 8 FROM run_text WHERE run_text MATCH ?)",
+       "EXISTS (SELECT 1 FROM run_text WHERE run_text MATCH ? AND rowid BETWEEN t.seq * 256 AND "
+       "t.seq * 256 + 255)",
        {std::string(R"("a ""b"" OR c*")")}},
       {R"(search(" "))", "1", {}},
   };

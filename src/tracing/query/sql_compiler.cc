@@ -612,10 +612,17 @@ class Compiler {
       sql_ += '1';
       return {};
     }
-    column("seq");
-    sql_ += " IN (SELECT rowid >> 8 FROM run_text WHERE run_text MATCH ";
+    // Correlated, with the run's own rowid range (seq * 256 .. seq * 256 + 255): FTS5 seeks each
+    // candidate in the term's doclist, so "newest runs containing a common word" stops after a
+    // page of candidates instead of first collecting every match (an IN list of a million rowids).
+    // When the word is rare the run store drives the query from the matches instead.
+    sql_ += "EXISTS (SELECT 1 FROM run_text WHERE run_text MATCH ";
     bind(ftsPhrase(*text));
-    sql_ += ')';
+    sql_ += " AND rowid BETWEEN ";
+    column("seq");
+    sql_ += " * 256 AND ";
+    column("seq");
+    sql_ += " * 256 + 255)";
     return {};
   }
 

@@ -99,6 +99,12 @@ void collectStrings(const json::value& value, std::string& out, std::size_t dept
     case json::kind::object:
       for (const auto& item : value.get_object()) collectStrings(item.value(), out, depth + 1);
       return;
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      // Numbers are searchable too (an order number, a user id).
+      out.append(json::serialize(value)).push_back('\n');
+      return;
     default:
       return;
   }

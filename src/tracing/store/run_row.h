@@ -39,8 +39,8 @@ struct RunRow {
 // The row for `merged` (derived fields already computed by deriveUsage), priced by `prices`.
 RunRow buildRunRow(RunFields merged, const economics::PriceTable& prices);
 
-// The searchable text of a payload: its name, error and every string in its inputs and outputs,
-// separated by newlines and cut at kMaxIndexedTextBytes. "" when it carries none of these.
+// The searchable text of a payload: its name, error and every string and number in its inputs and
+// outputs, separated by newlines and cut at kMaxIndexedTextBytes. "" when it carries none of these.
 std::string searchableText(const RunFields& payload);
 
 // The value run_metadata stores for a metadata value: a string as itself, anything else as its
