@@ -7,7 +7,7 @@
 #   2. Runs API ingest: for /api/v1/runs/multipart and /api/v1/runs/batch, a fresh server loaded by
 #      bench/ingest_load (10-run LangSmith trees, 100 runs per request) for INGEST_DURATION seconds;
 #      then the same rows inserted straight into SQLite by bench/sqlite_ceiling, plain and shaped
-#      like the server's writer (a savepoint per request and per run). Prints runs/s, the server's
+#      like the server's writer (a savepoint per request). Prints runs/s, the server's
 #      CPU time per run, the rows found in its database, and HTTP/ceiling ratios.
 #   3. Runs API queries: seeds QUERY_RUNS runs (default 1,000,000) straight into a data directory
 #      with `sqlite_ceiling seed`, starts the server on it and times POST /api/v1/runs/query with
@@ -317,8 +317,9 @@ run_ingest() {
   echo "== SQLite ceiling: the same rows straight into SQLite, ${INGEST_DURATION} s each =="
   local variant args out result
   for variant in plain server-shaped; do
-    args=()
-    [ "$variant" = server-shaped ] && args=(--job-savepoint --savepoint)
+    # The server's connection pragmas (store/sqlite/database.cc), so neither side is handicapped.
+    args=(--pragma cache_size=-65536 --pragma mmap_size=1073741824 --pragma temp_store=MEMORY)
+    [ "$variant" = server-shaped ] && args+=(--job-savepoint)
     out=$("$SQLITE_CEILING" --duration "$INGEST_DURATION" --db "$work/ceiling-$variant/pharos.db" \
             "${args[@]}" 2>/dev/null)
     rm -rf "$work/ceiling-$variant"
