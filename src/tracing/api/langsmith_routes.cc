@@ -10,6 +10,7 @@
 
 #include "core/ids.h"
 #include "core/json_text.h"
+#include "core/time.h"
 #include "core/log.h"
 #include "http/multipart.h"
 #include "tracing/ingest/langsmith_ingest.h"
@@ -34,18 +35,6 @@ std::int64_t nowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string formatMicros(std::int64_t micros) {
-  using namespace std::chrono;
-  const sys_time<microseconds> at{microseconds(micros)};
-  const auto day = floor<days>(at);
-  const year_month_day ymd{day};
-  const hh_mm_ss time{at - day};
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                     time.hours().count(), time.minutes().count(), time.seconds().count(),
-                     time.subseconds().count());
 }
 
 Result<json::value> parseBody(const Request& request) {
@@ -284,11 +273,11 @@ Result<RunQuery> parseRunQuery(const json::object& body) {
   return q;
 }
 
-Response ingestResponse(const IngestOutcome& outcome, std::size_t decode_rejected,
+// 202 when every run was stored; else 422 naming each rejected part (the valid runs are stored).
+Response ingestResponse(const IngestOutcome& outcome,
                         const std::vector<RejectedRun>& decode_rejections) {
   std::vector<RejectedRun> all = decode_rejections;
   all.insert(all.end(), outcome.rejected.begin(), outcome.rejected.end());
-  (void)decode_rejected;
   if (all.empty()) {
     return Response::json(202, fmt::format(R"({{"stored":{}}})", outcome.stored));
   }
@@ -320,8 +309,8 @@ json::object projectJson(const Project& p, const std::string& workspace_id,
   out["extra"] = p.extra;
   out["reference_dataset_id"] =
       p.reference_dataset_id ? json::value(*p.reference_dataset_id) : json::value(nullptr);
-  out["start_time"] = formatMicros(p.start_time);
-  out["end_time"] = p.end_time ? json::value(formatMicros(*p.end_time)) : json::value(nullptr);
+  out["start_time"] = core::formatIso8601Micros(p.start_time);
+  out["end_time"] = p.end_time ? json::value(core::formatIso8601Micros(*p.end_time)) : json::value(nullptr);
   if (stats) {
     out["run_count"] = stats->run_count;
     out["error_rate"] = stats->run_count > 0 ? static_cast<double>(stats->error_count) /
@@ -423,6 +412,20 @@ std::string traceTree(const std::string& trace_id, const std::vector<TraceRun>& 
   return out;
 }
 
+// POST /runs and PATCH /runs/{id}: one run, all or nothing.
+http::Awaitable<Response> ingestOne(RunStore& store, const Request& request,
+                                    Result<ParsedRun> parsed) {
+  if (!parsed) co_return Response::fromError(parsed.error());
+  std::vector<PreparedRun> runs;
+  runs.push_back(prepareRun(std::move(parsed->run), "body", store.prices()));
+  auto outcome = co_await store.ingest(request.identity().workspace_id, std::move(runs), {});
+  if (!outcome) co_return Response::fromError(outcome.error());
+  if (!outcome->rejected.empty()) {
+    co_return Response::fromError(Error::invalidArgument(outcome->rejected.front().message));
+  }
+  co_return Response::json(202, R"({"stored":1})");
+}
+
 Result<std::int64_t> durationParam(std::string_view text, std::string_view name) {
   auto seconds = query::parseDurationSeconds(text);
   if (!seconds || *seconds <= 0) {
@@ -472,18 +475,9 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
              [store](Request& request) -> http::Awaitable<Response> {
                auto body = parseBody(request);
                if (!body) co_return Response::fromError(body.error());
-               auto parsed = parseRunJson(*body, RunOp::kPost);
-               if (!parsed) co_return Response::fromError(parsed.error());
-               std::vector<PreparedRun> runs;
-               runs.push_back(prepareRun(std::move(parsed->run), "body", store->prices()));
-               auto outcome = co_await store->ingest(request.identity().workspace_id,
-                                                     std::move(runs), {});
-               if (!outcome) co_return Response::fromError(outcome.error());
-               if (!outcome->rejected.empty()) {
-                 co_return Response::fromError(
-                     Error::invalidArgument(outcome->rejected.front().message));
-               }
-               co_return Response::json(202, R"({"stored":1})");
+               auto response = co_await ingestOne(*store, request,
+                                                  parseRunJson(*body, RunOp::kPost));
+               co_return response;
              });
 
   router.add(http::Verb::patch, "/api/v1/runs/{run_id}",
@@ -492,18 +486,9 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                if (!id) co_return Response::fromError(id.error());
                auto body = parseBody(request);
                if (!body) co_return Response::fromError(body.error());
-               auto parsed = parseRunJson(*body, RunOp::kPatch, *id);
-               if (!parsed) co_return Response::fromError(parsed.error());
-               std::vector<PreparedRun> runs;
-               runs.push_back(prepareRun(std::move(parsed->run), "body", store->prices()));
-               auto outcome = co_await store->ingest(request.identity().workspace_id,
-                                                     std::move(runs), {});
-               if (!outcome) co_return Response::fromError(outcome.error());
-               if (!outcome->rejected.empty()) {
-                 co_return Response::fromError(
-                     Error::invalidArgument(outcome->rejected.front().message));
-               }
-               co_return Response::json(202, R"({"stored":1})");
+               auto response = co_await ingestOne(*store, request,
+                                                  parseRunJson(*body, RunOp::kPatch, *id));
+               co_return response;
              });
 
   router.add(http::Verb::post, "/api/v1/runs/batch",
@@ -513,7 +498,7 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                auto outcome = co_await store->ingest(request.identity().workspace_id,
                                                      std::move(batch->runs), {});
                if (!outcome) co_return Response::fromError(outcome.error());
-               co_return ingestResponse(*outcome, batch->rejected.size(), batch->rejected);
+               co_return ingestResponse(*outcome, batch->rejected);
              });
 
   router.add(http::Verb::post, "/api/v1/runs/multipart",
@@ -527,7 +512,7 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                                                      std::move(batch->runs),
                                                      std::move(batch->attachments));
                if (!outcome) co_return Response::fromError(outcome.error());
-               co_return ingestResponse(*outcome, batch->rejected.size(), batch->rejected);
+               co_return ingestResponse(*outcome, batch->rejected);
              });
 
   // ---- reads ----
@@ -775,14 +760,14 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
         if (!stats) co_return Response::fromError(stats.error());
         json::object out;
         out["session_id"] = *id;
-        out["start_time"] = formatMicros(q.from);
-        out["end_time"] = formatMicros(q.to);
+        out["start_time"] = core::formatIso8601Micros(q.from);
+        out["end_time"] = core::formatIso8601Micros(q.to);
         out["interval_seconds"] = static_cast<double>(q.interval) / 1e6;
         out["total"] = statsJson(stats->total);
         json::array buckets;
         for (const StatsBucket& b : stats->buckets) {
           json::object bucket = statsJson(b.stats);
-          bucket["start_time"] = formatMicros(b.start);
+          bucket["start_time"] = core::formatIso8601Micros(b.start);
           buckets.push_back(std::move(bucket));
         }
         out["buckets"] = std::move(buckets);

@@ -14,6 +14,7 @@
 
 #include "core/ids.h"
 #include "core/json_text.h"
+#include "core/time.h"
 #include "tracing/query/sql_compiler.h"
 
 namespace pharos::tracing {
@@ -217,18 +218,6 @@ Result<StoredRun> readStoredRun(const Statement& s, const std::string& id) {
 
 // ---- rendering runs as JSON ----
 
-std::string formatMicros(std::int64_t micros) {
-  using namespace std::chrono;
-  const sys_time<microseconds> at{microseconds(micros)};
-  const auto day = floor<days>(at);
-  const year_month_day ymd{day};
-  const hh_mm_ss time{at - day};
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                     time.hours().count(), time.minutes().count(), time.seconds().count(),
-                     time.subseconds().count());
-}
-
 class JsonOut {
  public:
   explicit JsonOut(std::string& out) : out_(out) { out_.push_back('{'); }
@@ -264,7 +253,7 @@ class JsonOut {
   }
   void timeOrNull(std::string_view name, const Statement& s, int c) {
     if (s.columnIsNull(c)) return raw(name, "null");
-    string(name, formatMicros(s.columnInt64(c)));
+    string(name, core::formatIso8601Micros(s.columnInt64(c)));
   }
   // A column holding JSON text (or a compressed blob) verbatim, or `fallback` when NULL.
   Status jsonColumn(std::string_view name, const Statement& s, int c, std::string_view fallback) {
@@ -490,6 +479,19 @@ Result<std::int64_t> insertProject(Connection& c, std::int64_t ws, const Project
   return c.lastInsertRowid();
 }
 
+// sessions.seq of the project `id` of workspace `ws`, or nullopt.
+Result<std::optional<std::int64_t>> projectSeq(Connection& c, std::int64_t ws,
+                                               const std::string& id) {
+  auto s = c.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
+  if (!s) return std::move(s).error();
+  auto row = (*s)->bindInt64(1, ws).bindText(2, id).step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<std::int64_t>();
+  const std::int64_t seq = (*s)->columnInt64(0);
+  (*s)->reset();
+  return std::optional<std::int64_t>(seq);
+}
+
 Result<std::optional<std::int64_t>> lookupTenant(Connection& c, const std::string& workspace_id) {
   auto s = c.cached("SELECT ws FROM tenants WHERE workspace_id = ?1");
   if (!s) return std::move(s).error();
@@ -684,18 +686,29 @@ Result<std::optional<std::int64_t>> RunStore::tenant(Connection& connection,
   return found;
 }
 
+Result<RunStore::ProjectRef> RunStore::existingProject(Connection& c,
+                                                      const std::string& workspace_id,
+                                                      const std::string& id) {
+  const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
+  auto ws = tenant(c, workspace_id, false);
+  if (!ws) return std::move(ws).error();
+  if (!*ws) return missing;
+  auto seq = projectSeq(c, **ws, id);
+  if (!seq) return std::move(seq).error();
+  if (!*seq) return missing;
+  return ProjectRef{**ws, **seq};
+}
+
 Result<std::int64_t> RunStore::projectForRun(Connection& connection, std::int64_t ws,
                                              const RunFields& payload, ProjectMemo& memo) {
   if (payload.session_id) {
-    auto s = connection.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
-    if (!s) return std::move(s).error();
-    auto row = (*s)->bindInt64(1, ws).bindText(2, *payload.session_id).step();
-    if (!row) return std::move(row).error();
-    if (!*row) {
+    auto seq = projectSeq(connection, ws, *payload.session_id);
+    if (!seq) return std::move(seq).error();
+    if (!*seq) {
       return Error::notFound(fmt::format("session_id: no project has the id {}",
                                          core::jsonString(*payload.session_id)));
     }
-    return (*s)->columnInt64(0);
+    return **seq;
   }
   const std::string name =
       payload.session_name ? *payload.session_name : std::string(kDefaultProjectName);
@@ -995,13 +1008,10 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
 
     if (!q.session_ids.empty()) {
       std::vector<std::int64_t> seqs;
-      auto find = c.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
-      if (!find) return std::move(find).error();
       for (const std::string& id : q.session_ids) {
-        auto row = (*find)->bindInt64(1, ws).bindText(2, id).step();
-        if (!row) return std::move(row).error();
-        if (*row) seqs.push_back((*find)->columnInt64(0));
-        (*find)->reset();
+        auto seq = projectSeq(c, ws, id);
+        if (!seq) return std::move(seq).error();
+        if (*seq) seqs.push_back(**seq);
       }
       if (seqs.empty()) return page;
       if (seqs.size() == 1) {
@@ -1267,17 +1277,10 @@ asio::awaitable<Result<Project>> RunStore::updateProject(std::string workspace_i
 asio::awaitable<Status> RunStore::deleteProject(std::string workspace_id, std::string id) {
   std::function<Result<bool>(Connection&)> job = [this, workspace_id,
                                                   id](Connection& c) -> Result<bool> {
-    const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
-    auto ws = tenant(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return missing;
-    auto find = c.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
-    if (!find) return std::move(find).error();
-    auto found = (*find)->bindInt64(1, **ws).bindText(2, id).step();
-    if (!found) return std::move(found).error();
-    if (!*found) return missing;
-    const std::int64_t session = (*find)->columnInt64(0);
-    (*find)->reset();
+    auto project = existingProject(c, workspace_id, id);
+    if (!project) return std::move(project).error();
+    const std::int64_t ws = project->ws;
+    const std::int64_t session = project->seq;
     constexpr std::string_view kDeletes[] = {
         "DELETE FROM run_tags WHERE ws = ?1 AND run IN (SELECT seq FROM runs WHERE session = ?2)",
         "DELETE FROM run_metadata WHERE ws = ?1 AND run IN "
@@ -1290,7 +1293,7 @@ asio::awaitable<Status> RunStore::deleteProject(std::string workspace_id, std::s
     for (std::string_view sql : kDeletes) {
       auto s = c.prepare(sql);
       if (!s) return std::move(s).error();
-      if (auto done = s->bindInt64(1, **ws).bindInt64(2, session).run(); !done) {
+      if (auto done = s->bindInt64(1, ws).bindInt64(2, session).run(); !done) {
         return done.error();
       }
     }
@@ -1316,17 +1319,9 @@ asio::awaitable<Result<StatsResult>> RunStore::projectStatsOverTime(std::string 
                                                                     StatsQuery query) {
   std::function<Result<StatsResult>(Connection&)> job =
       [this, workspace_id, project_id, query](Connection& c) -> Result<StatsResult> {
-    const Error missing = Error::notFound(fmt::format("no project has the id {}", project_id));
-    auto ws = tenant(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return missing;
-    auto seq_stmt = c.cached("SELECT seq FROM sessions WHERE ws = ?1 AND id = ?2");
-    if (!seq_stmt) return std::move(seq_stmt).error();
-    auto found = (*seq_stmt)->bindInt64(1, **ws).bindText(2, project_id).step();
-    if (!found) return std::move(found).error();
-    if (!*found) return missing;
-    const std::int64_t session = (*seq_stmt)->columnInt64(0);
-    (*seq_stmt)->reset();
+    auto project = existingProject(c, workspace_id, project_id);
+    if (!project) return std::move(project).error();
+    const std::int64_t session = project->seq;
     auto s = c.cached(fmt::format(
         "SELECT {} FROM runs WHERE session = ?1 AND start_time >= ?2 AND start_time < ?3",
         kStatsColumns));

@@ -191,6 +191,13 @@ class RunStore {
   // The compact tenant number of a workspace; created on the writer when `create`.
   core::Result<std::optional<std::int64_t>> tenant(store::sqlite::Connection& connection,
                                                    const std::string& workspace_id, bool create);
+  struct ProjectRef {
+    std::int64_t ws = 0;
+    std::int64_t seq = 0;
+  };
+  // The tenant number and sessions.seq of an existing project; kNotFound otherwise.
+  core::Result<ProjectRef> existingProject(store::sqlite::Connection& connection,
+                                           const std::string& workspace_id, const std::string& id);
   // Project name -> sessions.seq, remembered within one ingest job.
   using ProjectMemo = std::unordered_map<std::string, std::int64_t>;
   core::Result<std::int64_t> projectForRun(store::sqlite::Connection& connection, std::int64_t ws,
