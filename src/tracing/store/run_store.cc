@@ -609,6 +609,16 @@ std::vector<Driver> sideTableDrivers(const query::FilterExpr& expr, std::int64_t
   return drivers;
 }
 
+// Appends " AND <column> IN (?, ?, ...)" with one placeholder and parameter per value.
+template <class T>
+void appendIn(std::string& sql, std::vector<query::SqlValue>& params, std::string_view column,
+              const std::vector<T>& values) {
+  sql += fmt::format(" AND {} IN (?", column);
+  for (std::size_t i = 1; i < values.size(); ++i) sql += ", ?";
+  sql += ")";
+  for (const T& value : values) params.emplace_back(value);
+}
+
 void bindAll(Statement& s, const std::vector<query::SqlValue>& params) {
   for (std::size_t i = 0; i < params.size(); ++i) {
     bindSqlValue(s, static_cast<int>(i + 1), params[i]);
@@ -1015,13 +1025,11 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
       }
       if (seqs.empty()) return page;
       if (seqs.size() == 1) {
-        sql += " AND r.session = ?";
+        sql += " AND r.session = ?";  // an equality plans better than a one-element IN
+        params.emplace_back(seqs.front());
       } else {
-        sql += " AND r.session IN (?";
-        for (std::size_t i = 1; i < seqs.size(); ++i) sql += ", ?";
-        sql += ")";
+        appendIn(sql, params, "r.session", seqs);
       }
-      for (std::int64_t seq : seqs) params.emplace_back(seq);
     }
     if (q.is_root) {
       sql += " AND r.is_root = ?";
@@ -1038,12 +1046,7 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
     equals("reference_example_id", q.reference_example_id);
     equals("thread_id", q.thread_id);
     if (q.has_error) sql += *q.has_error ? " AND r.status = 'error'" : " AND r.status <> 'error'";
-    if (!q.ids.empty()) {
-      sql += " AND r.id IN (?";
-      for (std::size_t i = 1; i < q.ids.size(); ++i) sql += ", ?";
-      sql += ")";
-      for (const std::string& id : q.ids) params.emplace_back(id);
-    }
+    if (!q.ids.empty()) appendIn(sql, params, "r.id", q.ids);
     if (q.start_time_from) {
       sql += " AND r.start_time >= ?";
       params.emplace_back(*q.start_time_from);
@@ -1179,12 +1182,7 @@ asio::awaitable<Result<std::vector<Project>>> RunStore::listProjects(std::string
     if (!*ws) return out;
     std::string sql = fmt::format("SELECT {} FROM sessions WHERE ws = ?", kProjectColumns);
     std::vector<query::SqlValue> params{**ws};
-    if (!query.ids.empty()) {
-      sql += " AND id IN (?";
-      for (std::size_t i = 1; i < query.ids.size(); ++i) sql += ", ?";
-      sql += ")";
-      for (const std::string& id : query.ids) params.emplace_back(id);
-    }
+    if (!query.ids.empty()) appendIn(sql, params, "id", query.ids);
     if (query.name) {
       sql += " AND name = ?";
       params.emplace_back(*query.name);
