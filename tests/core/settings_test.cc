@@ -217,6 +217,9 @@ const std::map<std::string, Sample>& samples() {
       {"auth.bootstrap_key", {"0123456789abcdef", R"("********")"}},
       {"auth.bootstrap_workspace", {"ops", R"("ops")"}},
       {"auth.key_cache_ttl", {"12s", R"("12s")"}},
+      {"tracing.multipart_ingest", {"no", "false"}},
+      {"tracing.gzip_ingest", {"0", "false"}},
+      {"tracing.pricing_file", {"/etc/pharos/prices.toml", R"("/etc/pharos/prices.toml")"}},
       {"log.level", {"error", R"("error")"}},
       {"log.access_log", {"off", "false"}},
   };
@@ -670,14 +673,15 @@ TEST_F(SettingsTest, RenderIsTomlWithEverySettingInItsSection) {
   for (const SettingInfo& info : describeSettings()) {
     EXPECT_TRUE(parsed.at_path(info.path)) << info.path;
   }
-  EXPECT_EQ(parsed.size(), 5u);
+  EXPECT_EQ(parsed.size(), 6u);
   const std::size_t server = rendered.find("[server]"), data = rendered.find("[data]"),
                     store = rendered.find("[store]"), auth = rendered.find("[auth]"),
-                    log = rendered.find("[log]");
+                    tracing = rendered.find("[tracing]"), log = rendered.find("[log]");
   EXPECT_LT(server, data);
   EXPECT_LT(data, store);
   EXPECT_LT(store, auth);
-  EXPECT_LT(auth, log);
+  EXPECT_LT(auth, tracing);
+  EXPECT_LT(tracing, log);
   EXPECT_NE(log, std::string::npos);
   EXPECT_THAT(rendered, HasSubstr("max_body_bytes = 67108864\n"));
   EXPECT_THAT(rendered, HasSubstr("header_timeout = \"10s\"\n"));
@@ -794,6 +798,9 @@ TEST(DescribeSettingsTest, ListsEverySettingOnce) {
                                              "auth.bootstrap_key",
                                              "auth.bootstrap_workspace",
                                              "auth.key_cache_ttl",
+                                             "tracing.multipart_ingest",
+                                             "tracing.gzip_ingest",
+                                             "tracing.pricing_file",
                                              "log.level",
                                              "log.access_log"};
   const std::vector<SettingInfo> infos = describeSettings();
