@@ -388,20 +388,28 @@ const json::object* objectAt(const json::object* object, std::string_view key) {
   return child != nullptr && child->is_object() ? &child->get_object() : nullptr;
 }
 
-// A non-negative integral count, or nullopt (strings, fractions and negatives are not counts).
+// No call uses a trillion tokens; the cap keeps every sum of counts (totals, project stats over
+// millions of runs) far from overflow.
+constexpr std::int64_t kMaxTokenCount = 1'000'000'000'000;
+
+// A non-negative integral count up to kMaxTokenCount, or nullopt (strings, fractions, negatives
+// and absurd numbers are not counts).
 std::optional<std::int64_t> countAt(const json::object& object, std::string_view key) {
   const json::value* value = object.if_contains(key);
   if (value == nullptr) return std::nullopt;
-  if (value->is_int64() && value->get_int64() >= 0) return value->get_int64();
-  if (value->is_uint64() &&
-      value->get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return static_cast<std::int64_t>(value->get_uint64());
+  std::optional<std::int64_t> count;
+  if (value->is_int64() && value->get_int64() >= 0) count = value->get_int64();
+  if (value->is_uint64() && value->get_uint64() <= static_cast<std::uint64_t>(kMaxTokenCount)) {
+    count = static_cast<std::int64_t>(value->get_uint64());
   }
   if (value->is_double()) {
     const double d = value->get_double();
-    if (d >= 0 && d < 9.0e18 && std::floor(d) == d) return static_cast<std::int64_t>(d);
+    if (d >= 0 && d <= static_cast<double>(kMaxTokenCount) && std::floor(d) == d) {
+      count = static_cast<std::int64_t>(d);
+    }
   }
-  return std::nullopt;
+  if (count && *count > kMaxTokenCount) return std::nullopt;
+  return count;
 }
 
 std::optional<std::string> stringAt(const json::object* object, std::string_view key) {

@@ -285,6 +285,8 @@ TEST_F(RunsTest, MultipartGzipChunkedWithAttachment) {
   EXPECT_EQ(download.status, 200);
   EXPECT_EQ(download.body, "hello");
   EXPECT_EQ(download.header("content-type"), "text/plain");
+  EXPECT_EQ(download.header("content-disposition"), "attachment");
+  EXPECT_EQ(download.header("x-content-type-options"), "nosniff");
 }
 
 TEST_F(RunsTest, BrokenMultipartFramingIs400) {
@@ -365,6 +367,11 @@ TEST_F(RunsTest, ProjectsCreateListUpdateAndConflict) {
   EXPECT_TRUE(created.json().at("tenant_id").is_string());
   EXPECT_TRUE(isJsonError(post("/api/v1/sessions", json::object{{"name", "exp-1"}}), 409,
                           "conflict"));
+  const HttpResponse same_id =
+      post("/api/v1/sessions", json::object{{"name", "exp-2"}, {"id", json::string(id)}});
+  ASSERT_TRUE(isJsonError(same_id, 409, "conflict"));
+  EXPECT_NE(errorMessage(same_id).find("id: a project with the id"), std::string::npos)
+      << errorMessage(same_id);
   EXPECT_EQ(fetch(port(), "POST", "/api/v1/sessions?upsert=true", kJson, R"({"name":"exp-1"})")
                 .json()
                 .at("id"),
@@ -428,8 +435,12 @@ TEST_F(RunsTest, StatsCountErrorsLatencyTokensAndCost) {
   // 1795725929 s is 2026-11-26T20:45:29Z: the 18:00-24:00 bucket.
   EXPECT_EQ(s.at("buckets").as_array()[3].at("run_count"), 4);
   EXPECT_EQ(s.at("buckets").as_array()[0].at("run_count"), 0);
-  EXPECT_TRUE(isJsonError(get(port(), "/api/v1/sessions/" + session + "/stats?interval=soon"),
-                          400, "invalid_request"));
+  for (std::string_view interval : {"soon", "0.5us", "99999999999999999999h", "0s"}) {
+    EXPECT_TRUE(isJsonError(get(port(), "/api/v1/sessions/" + session +
+                                            "/stats?interval=" + std::string(interval)),
+                            400, "invalid_request"))
+        << interval;
+  }
 }
 
 TEST_F(RunsTest, RunsListCommandPrintsATableAndJsonLines) {

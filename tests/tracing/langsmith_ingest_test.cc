@@ -118,6 +118,33 @@ TEST(MultipartBodyTest, OneBrokenRunDoesNotSinkTheOthers) {
   EXPECT_NE(origins[5].find("not a UUID"), std::string::npos) << origins[5];
 }
 
+TEST(MultipartBodyTest, AttachmentsOfRejectedRunsAreDropped) {
+  const std::string a(kA), b(kB);
+  const std::string text = body({
+      part("post." + a, R"({"name":"a","start_time":"never"})"),
+      part("attachment." + a + ".x", "lost"),
+      part("post." + b + ".inputs", "{bad"),
+      part("post." + b, R"({"name":"b"})"),
+      part("attachment." + b + ".y", "lost too"),
+  });
+  auto batch = decodeMultipartBody(text, "B", prices());
+  ASSERT_TRUE(batch.ok());
+  EXPECT_TRUE(batch->runs.empty());
+  EXPECT_EQ(batch->rejected.size(), 2u);
+  EXPECT_TRUE(batch->attachments.empty());
+}
+
+TEST(BatchBodyTest, DeeplyNestedValuesAreAccepted) {
+  std::string deep;
+  for (int i = 0; i < 200; ++i) deep += "[";
+  for (int i = 0; i < 200; ++i) deep += "]";
+  const std::string text = std::string(R"({"post":[{"id":")") + std::string(kA) +
+                           R"(","inputs":{"state":)" + deep + "}}]}";
+  auto batch = decodeBatchBody(text, prices());
+  ASSERT_TRUE(batch.ok()) << batch.error().message;
+  EXPECT_EQ(batch->runs.size(), 1u);
+}
+
 TEST(MultipartBodyTest, BrokenFramingIsAnError) {
   auto batch = decodeMultipartBody("--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n{}",
                                    "B", prices());

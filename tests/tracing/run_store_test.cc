@@ -240,5 +240,51 @@ TEST_F(RunStoreTest, CommonAndRareSideTableFiltersAgree) {
   EXPECT_EQ(names(words).size(), 3u);  // r1..r3 of the common word: the slow path, exact
 }
 
+TEST_F(RunStoreTest, RunsWithoutStartTimePageLikeAnyOther) {
+  // Two patch-first records (no start time yet) among three timed runs.
+  ingest({{runText(50, "t1"), RunOp::kPost},
+          {fmt::format(R"({{"id":"{}","name":"n1","session_name":"p"}})", id(51)), RunOp::kPatch},
+          {runText(52, "t2"), RunOp::kPost},
+          {fmt::format(R"({{"id":"{}","name":"n2","session_name":"p"}})", id(53)), RunOp::kPatch},
+          {runText(54, "t3"), RunOp::kPost}});
+  for (bool ascending : {false, true}) {
+    RunQuery q;
+    q.limit = 1;
+    q.ascending = ascending;
+    std::vector<std::string> seen;
+    for (int page = 0; page < 10; ++page) {
+      auto result = run(store_->queryRuns(std::string(kWorkspace), q, ""));
+      ASSERT_TRUE(result.ok()) << result.error().message;
+      for (const std::string& text : result->runs) {
+        seen.emplace_back(json::parse(text).at("name").as_string());
+      }
+      if (!result->next_cursor) break;
+      q.cursor = result->next_cursor;
+    }
+    const std::vector<std::string> newest_first = {"t3", "t2", "t1", "n2", "n1"};
+    const std::vector<std::string> oldest_first = {"n1", "n2", "t1", "t2", "t3"};
+    EXPECT_EQ(seen, ascending ? oldest_first : newest_first);
+  }
+}
+
+TEST_F(RunStoreTest, ARunStaysInTheProjectItWasFirstStoredIn) {
+  ingest({{fmt::format(R"({{"id":"{}","session_name":"first"}})", id(60)), RunOp::kPatch}});
+  ingest({{fmt::format(R"({{"id":"{}","name":"x","start_time":1}})", id(60)), RunOp::kPost}});
+  ingest({{fmt::format(R"({{"id":"{}","name":"x","session_name":"other"}})", id(60)),
+           RunOp::kPost}});
+  EXPECT_EQ(column("SELECT s.name FROM runs r JOIN sessions s ON s.seq = r.session"),
+            (std::vector<std::string>{"first"}));
+}
+
+TEST_F(RunStoreTest, DeletedRunsLeaveNoSearchableTextForLaterRuns) {
+  ingest({{runText(70, "old", R"(,"inputs":{"q":"zanzibar"})"), RunOp::kPost}});
+  const std::string project = column("SELECT id FROM sessions").at(0);
+  ASSERT_TRUE(run(store_->deleteProject(std::string(kWorkspace), project)).ok());
+  ingest({{runText(71, "new", R"(,"inputs":{"q":"other words"})"), RunOp::kPost}});
+  RunQuery q;
+  q.filter = filter(R"(search("zanzibar"))");
+  EXPECT_TRUE(names(q).empty()) << "a new run must not inherit the deleted run's text";
+}
+
 }  // namespace
 }  // namespace pharos::tracing

@@ -55,7 +55,9 @@ CREATE TABLE sessions (
 -- microseconds. inputs/outputs/events/extra/serialized hold JSON text, or zlib-compressed JSON
 -- stored as a BLOB when that saved enough (typeof() tells which).
 CREATE TABLE runs (
-  seq INTEGER PRIMARY KEY,
+  -- AUTOINCREMENT: a deleted run's number is never reused, so the full-text rows it leaves behind
+  -- (the contentless index cannot delete them) never attach to a later run.
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
   ws INTEGER NOT NULL,
   id TEXT NOT NULL,
   session INTEGER,

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <limits>
 
 #include "core/ids.h"
@@ -15,6 +16,7 @@
 #include "http/multipart.h"
 #include "tracing/ingest/langsmith_ingest.h"
 #include "tracing/query/filter_validate.h"
+#include "tracing/json_text.h"
 
 namespace pharos::tracing {
 
@@ -39,7 +41,7 @@ std::int64_t nowMicros() {
 
 Result<json::value> parseBody(const Request& request) {
   boost::system::error_code ec;
-  json::value value = json::parse(request.body(), ec);
+  json::value value = parseRunJsonText(request.body(), ec);
   if (ec) return Error::invalidArgument("body: not valid JSON: " + ec.message());
   return value;
 }
@@ -164,8 +166,11 @@ Result<std::optional<std::size_t>> optionalCount(const json::object& body, std::
   std::int64_t n = -1;
   if (value->is_int64()) n = value->get_int64();
   if (value->is_uint64() && value->get_uint64() <= max) n = static_cast<std::int64_t>(value->get_uint64());
-  if (value->is_double() && value->get_double() == static_cast<double>(static_cast<std::int64_t>(value->get_double()))) {
-    n = static_cast<std::int64_t>(value->get_double());
+  if (value->is_double()) {
+    const double d = value->get_double();
+    if (d >= 1 && d <= static_cast<double>(max) && d == std::floor(d)) {
+      n = static_cast<std::int64_t>(d);
+    }
   }
   if (n < 1 || static_cast<std::size_t>(n) > max) {
     return Error::invalidArgument(fmt::format("{}: expected a whole number from 1 to {}", key, max));
@@ -428,7 +433,8 @@ http::Awaitable<Response> ingestOne(RunStore& store, const Request& request,
 
 Result<std::int64_t> durationParam(std::string_view text, std::string_view name) {
   auto seconds = query::parseDurationSeconds(text);
-  if (!seconds || *seconds <= 0) {
+  // At least a microsecond (the unit of stored times), at most ten years.
+  if (!seconds || *seconds < 1e-6 || *seconds > 10 * 366 * 86400.0) {
     return Error::invalidArgument(fmt::format(
         "{}: expected a duration such as \"15m\", \"1h\" or \"30s\", got {}", name,
         core::jsonString(text)));
@@ -539,7 +545,12 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                      fmt::format("run {} has no attachment {}", *id,
                                  core::jsonString(request.param("name")))));
                }
-               co_return Response::text(200, std::move((*found)->data), (*found)->content_type);
+               // Served as a download, never rendered: an attachment is untrusted content.
+               Response response =
+                   Response::text(200, std::move((*found)->data), (*found)->content_type);
+               response.header("content-disposition", "attachment");
+               response.header("x-content-type-options", "nosniff");
+               co_return response;
              });
 
   router.add(http::Verb::post, "/api/v1/runs/query",

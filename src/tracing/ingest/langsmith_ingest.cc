@@ -11,6 +11,7 @@
 #include "core/ids.h"
 #include "core/json_text.h"
 #include "http/multipart.h"
+#include "tracing/json_text.h"
 
 namespace pharos::tracing {
 
@@ -44,6 +45,12 @@ struct PendingRun {
   std::optional<std::string> error;  // the first problem with any of its parts
 };
 
+std::string lowerAscii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string_view withoutParameters(std::string_view content_type) {
   const std::size_t semicolon = content_type.find(';');
   std::string_view type = content_type.substr(0, semicolon);
@@ -56,7 +63,7 @@ std::string_view withoutParameters(std::string_view content_type) {
 core::Result<DecodedBatch> decodeBatchBody(std::string_view body,
                                            const economics::PriceTable& prices) {
   boost::system::error_code ec;
-  json::value root = json::parse(body, ec);
+  json::value root = parseRunJsonText(body, ec);
   if (ec) return Error::invalidArgument("body: not valid JSON: " + ec.message());
   if (!root.is_object()) return Error::invalidArgument("body: expected a JSON object with post and patch arrays");
   DecodedBatch batch;
@@ -120,8 +127,7 @@ core::Result<DecodedBatch> decodeMultipartBody(std::string_view body, std::strin
                                                     core::jsonString(raw_id))});
         continue;
       }
-      std::string id(raw_id);
-      for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string id = lowerAscii(raw_id);
       const std::string_view type = withoutParameters(part.headers.content_type);
       batch.attachments.push_back({std::move(id), std::string(rest.substr(dot + 1)),
                                    type.empty() ? "application/octet-stream" : std::string(type),
@@ -142,7 +148,7 @@ core::Result<DecodedBatch> decodeMultipartBody(std::string_view body, std::strin
     PendingRun& run = runFor(op, id, name);
     if (run.error) continue;
     boost::system::error_code ec;
-    json::value value = json::parse(part.body, ec);
+    json::value value = parseRunJsonText(part.body, ec);
     if (ec) {
       run.error = fmt::format("{}: not valid JSON: {}", name, ec.message());
       continue;
@@ -167,14 +173,26 @@ core::Result<DecodedBatch> decodeMultipartBody(std::string_view body, std::strin
     run.fields[field] = std::move(value);
   }
 
+  std::set<std::string> rejected_ids;
   for (PendingRun& run : pending) {
     if (run.error) {
       batch.rejected.push_back({run.origin, *run.error});
+      rejected_ids.insert(lowerAscii(run.id));
       continue;
     }
     addParsed(batch, json::value(std::move(run.fields)), run.op, run.id,
               std::string(run.op == RunOp::kPost ? "post." : "patch.") + run.id, prices);
   }
+  // Parts whose run JSON could not be read: parseRunJson never saw their id, so drop them here.
+  for (const RejectedRun& rejected : batch.rejected) {
+    const std::string_view origin = rejected.origin;
+    if (origin.starts_with("post.") || origin.starts_with("patch.")) {
+      rejected_ids.insert(lowerAscii(origin.substr(origin.find('.') + 1, 36)));
+    }
+  }
+  // An attachment of a rejected run is not stored without it.
+  std::erase_if(batch.attachments,
+                [&](const Attachment& a) { return rejected_ids.contains(a.run_id); });
   std::stable_partition(batch.runs.begin(), batch.runs.end(),
                         [](const PreparedRun& run) { return run.payload.posted; });
   return batch;

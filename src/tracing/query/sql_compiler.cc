@@ -634,6 +634,10 @@ class Compiler {
 
 }  // namespace
 
+bool isBlankSearch(std::string_view text) {
+  return isBlank(text);
+}
+
 std::string ftsPhrase(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);

@@ -75,4 +75,7 @@ core::Result<SqlFilter> compileFilter(const FilterExpr& expr, std::string_view a
 // quotes doubled, so that AND, OR, NOT, NEAR, *, ^, :, ( ) in user text are just text.
 std::string ftsPhrase(std::string_view text);
 
+// True when search(text) looks for nothing (only whitespace): it then matches every run.
+bool isBlankSearch(std::string_view text);
+
 }  // namespace pharos::tracing::query

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/json_text.h"
+#include "tracing/json_text.h"
 
 namespace pharos::tracing {
 
@@ -184,7 +185,7 @@ core::Result<json::value> loadStoredJson(std::string_view bytes, bool compressed
     bytes = inflated;
   }
   boost::system::error_code ec;
-  json::value value = json::parse(bytes, ec);
+  json::value value = parseRunJsonText(bytes, ec);
   if (ec) return core::Error::internal("stored run JSON does not parse: " + ec.message());
   return value;
 }

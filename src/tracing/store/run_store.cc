@@ -401,24 +401,55 @@ Status renderRun(std::string& out, const Statement& s, const std::string& worksp
   return {};
 }
 
-// ---- cursors: "<start_time>:<seq>" of the last run of a page ----
+// ---- cursors: "<start_time>:<seq>" (or "null:<seq>") of the last run of a page ----
 
 struct Cursor {
-  std::int64_t start_time = 0;
+  std::optional<std::int64_t> start_time;  // a run with no start time (a patch seen before its post)
   std::int64_t seq = 0;
 };
+
+std::string formatCursor(const Cursor& c) {
+  return c.start_time ? fmt::format("{}:{}", *c.start_time, c.seq) : fmt::format("null:{}", c.seq);
+}
 
 std::optional<Cursor> parseCursor(std::string_view text) {
   const std::size_t colon = text.find(':');
   if (colon == std::string_view::npos) return std::nullopt;
   Cursor c;
-  const auto a = std::from_chars(text.data(), text.data() + colon, c.start_time);
-  const auto b = std::from_chars(text.data() + colon + 1, text.data() + text.size(), c.seq);
-  if (a.ec != std::errc() || a.ptr != text.data() + colon || b.ec != std::errc() ||
-      b.ptr != text.data() + text.size()) {
-    return std::nullopt;
+  const std::string_view time = text.substr(0, colon);
+  if (time != "null") {
+    std::int64_t start = 0;
+    const auto a = std::from_chars(time.data(), time.data() + time.size(), start);
+    if (a.ec != std::errc() || a.ptr != time.data() + time.size()) return std::nullopt;
+    c.start_time = start;
   }
+  const auto b = std::from_chars(text.data() + colon + 1, text.data() + text.size(), c.seq);
+  if (b.ec != std::errc() || b.ptr != text.data() + text.size()) return std::nullopt;
   return c;
+}
+
+// The rows after `cursor` in ORDER BY start_time, seq (SQLite sorts NULL before every value, so
+// NULL start times come first ascending and last descending).
+void appendAfterCursor(std::string& sql, std::vector<query::SqlValue>& params,
+                       const Cursor& cursor, bool ascending) {
+  if (ascending) {
+    if (cursor.start_time) {
+      sql += " AND (r.start_time > ? OR (r.start_time = ? AND r.seq > ?))";
+      params.emplace_back(*cursor.start_time);
+      params.emplace_back(*cursor.start_time);
+    } else {
+      sql += " AND (r.start_time IS NOT NULL OR r.seq > ?)";
+    }
+  } else {
+    if (cursor.start_time) {
+      sql += " AND (r.start_time < ? OR (r.start_time = ? AND r.seq < ?) OR r.start_time IS NULL)";
+      params.emplace_back(*cursor.start_time);
+      params.emplace_back(*cursor.start_time);
+    } else {
+      sql += " AND (r.start_time IS NULL AND r.seq < ?)";
+    }
+  }
+  params.emplace_back(cursor.seq);
 }
 
 // ---- projects ----
@@ -470,11 +501,14 @@ Result<std::int64_t> insertProject(Connection& c, std::int64_t ws, const Project
   (*s)->bindInt64(7, p.start_time);
   bindOptionalInt(**s, 8, p.end_time);
   if (auto done = (*s)->run(); !done) {
-    if (done.error().code == core::ErrorCode::kAlreadyExists) {
-      return Error::alreadyExists(fmt::format("a project named {} already exists",
-                                              core::jsonString(p.name)));
+    if (done.error().code != core::ErrorCode::kAlreadyExists) return done.error();
+    auto same_name = findProjectBy(c, ws, "name", p.name);
+    if (!same_name) return std::move(same_name).error();
+    if (*same_name) {
+      return Error::alreadyExists(
+          fmt::format("a project named {} already exists", core::jsonString(p.name)));
     }
-    return done.error();
+    return Error::alreadyExists(fmt::format("id: a project with the id {} already exists", p.id));
   }
   return c.lastInsertRowid();
 }
@@ -584,7 +618,7 @@ std::vector<Driver> sideTableDrivers(const query::FilterExpr& expr, std::int64_t
       }
     } else if (call->function == query::Function::kSearch && call->args.size() == 1) {
       const std::string* text = stringArg(*call, 0);
-      if (text != nullptr && text->find_first_not_of(" \t\r\n") != std::string::npos) {
+      if (text != nullptr && !query::isBlankSearch(*text)) {
         drivers.push_back({"SELECT DISTINCT rowid >> 8 AS run FROM run_text WHERE run_text MATCH ?",
                            {query::ftsPhrase(*text)}});
       }
@@ -686,10 +720,10 @@ Result<std::optional<std::int64_t>> RunStore::tenant(Connection& connection,
     if (!insert) return std::move(insert).error();
     if (auto done = (*insert)->bindText(1, workspace_id).run(); !done) return done.error();
     found = lookupTenant(connection, workspace_id);
-    // Not cached here: this write may still be rolled back. The next lookup finds it.
-    return found;
   }
-  if (*found) {
+  // Only what a reader sees is committed: a number the writer sees may belong to a transaction
+  // that is still rolled back, and caching it could hand one number to two workspaces.
+  if (*found && !create) {
     std::lock_guard lock(tenants_mutex_);
     tenants_.emplace(workspace_id, **found);
   }
@@ -778,7 +812,9 @@ Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run
     if (!stored) return std::move(stored).error();
     (*select)->reset();
     seq = stored->seq;
-    if (!session) session = stored->session;
+    // A run stays in the project it was first stored in, whatever order its payloads arrive in
+    // (a retried post naming another project does not move it).
+    if (stored->session) session = stored->session;
     if (!session) {
       // A patch-first record gets its project once any payload names one, else the default.
       auto project = projectForRun(c, ws, run.payload, projects);
@@ -1080,13 +1116,7 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
       return st.error();
     }
     const char* direction = q.ascending ? "ASC" : "DESC";
-    if (cursor) {
-      sql += q.ascending ? " AND (r.start_time > ? OR (r.start_time = ? AND r.seq > ?))"
-                         : " AND (r.start_time < ? OR (r.start_time = ? AND r.seq < ?))";
-      params.emplace_back(cursor->start_time);
-      params.emplace_back(cursor->start_time);
-      params.emplace_back(cursor->seq);
-    }
+    if (cursor) appendAfterCursor(sql, params, *cursor, q.ascending);
     sql += fmt::format(" ORDER BY r.start_time {0}, r.seq {0} LIMIT ?", direction);
     params.emplace_back(static_cast<std::int64_t>(q.limit + 1));
 
@@ -1098,8 +1128,8 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
       auto row = s->step();
       if (!row) return std::move(row).error();
       if (!*row) break;
-      if (page.runs.size() == q.limit) {
-        page.next_cursor = fmt::format("{}:{}", last->start_time, last->seq);
+      if (page.runs.size() >= q.limit && last) {
+        page.next_cursor = formatCursor(*last);
         break;
       }
       std::string out;
@@ -1107,7 +1137,8 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
         return rendered.error();
       }
       page.runs.push_back(std::move(out));
-      last = Cursor{s->columnIsNull(kStartTime) ? 0 : s->columnInt64(kStartTime),
+      last = Cursor{s->columnIsNull(kStartTime) ? std::nullopt
+                                                : std::optional(s->columnInt64(kStartTime)),
                     s->columnInt64(kSeq)};
     }
     return page;
