@@ -3,7 +3,9 @@
 // * every error is kInvalidArgument with a "filter: " message;
 // * a parsed filter prints canonically, and the print reparses to the same print (idempotence);
 // * the same holds after validation (normalised timestamps, durations and UUIDs reparse and
-//   revalidate to the same print).
+//   revalidate to the same print);
+// * a valid filter compiles to SQL with one `?` per bound parameter (or is refused with a
+//   "filter: " error when SQLite could not take it).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 
 #include "tracing/query/filter_parser.h"
 #include "tracing/query/filter_validate.h"
+#include "tracing/query/sql_compiler.h"
 
 namespace {
 
@@ -63,6 +66,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     checkError(valid.error());
     return 0;
   }
+  // A valid filter compiles (or is refused as too deep / too many values for SQLite, with a
+  // position), and its SQL has exactly one placeholder per parameter: no value became SQL text.
+  auto compiled = compileFilter(*parsed, "r", 1);
+  if (compiled.ok()) {
+    std::size_t placeholders = 0;
+    for (char c : compiled->sql) placeholders += c == '?' ? 1 : 0;
+    check(placeholders == compiled->params.size());
+  } else {
+    checkError(compiled.error());
+  }
+
   const std::string normalised = toString(*parsed);
   check(toString(copy) == normalised);
   if (normalised.size() > kMaxFilterBytes) return 0;
