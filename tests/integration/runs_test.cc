@@ -126,6 +126,19 @@ TEST_F(RunsTest, PatchBeforePostConverges) {
   ASSERT_EQ(runs.size(), 1u);
 }
 
+TEST_F(RunsTest, UnknownFieldsAreStoredAroundAndNamedInWarnings) {
+  const std::string id = runId(4);
+  json::object run = runJson(id, {id}, "warn", "root");
+  run["colour"] = "blue";
+  const HttpResponse single = post("/api/v1/runs", run);
+  ASSERT_EQ(single.status, 202) << single.body;
+  EXPECT_EQ(single.json().at("warnings"), (json::array{"unknown field ignored: colour"}));
+  const HttpResponse batch = post("/api/v1/runs/batch", json::object{{"post", json::array{run}}});
+  ASSERT_EQ(batch.status, 202) << batch.body;
+  EXPECT_EQ(batch.json().at("warnings"), (json::array{"post[0]: unknown field ignored: colour"}));
+  EXPECT_EQ(get(port(), "/api/v1/runs/" + id).json().at("name"), "root");
+}
+
 TEST_F(RunsTest, DuplicatePostsStoreOneRun) {
   const std::string id = runId(3);
   for (int i = 0; i < 3; ++i) {

@@ -278,20 +278,36 @@ Result<RunQuery> parseRunQuery(const json::object& body) {
   return q;
 }
 
+// The JSON array of ignored-field warnings, at most kMaxWarnings of them.
+constexpr std::size_t kMaxWarnings = 100;
+std::string warningsJson(const std::vector<std::string>& warnings) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < warnings.size() && i < kMaxWarnings; ++i) {
+    if (i > 0) out.push_back(',');
+    core::appendJsonString(out, warnings[i]);
+  }
+  out.push_back(']');
+  return out;
+}
+
 // 202 when every run was stored; else 422 naming each rejected part (the valid runs are stored).
+// Either way the body lists the unknown fields that were ignored, so a misspelt field shows up.
 Response ingestResponse(const IngestOutcome& outcome,
-                        const std::vector<RejectedRun>& decode_rejections) {
+                        const std::vector<RejectedRun>& decode_rejections,
+                        const std::vector<std::string>& warnings) {
   std::vector<RejectedRun> all = decode_rejections;
   all.insert(all.end(), outcome.rejected.begin(), outcome.rejected.end());
   if (all.empty()) {
-    return Response::json(202, fmt::format(R"({{"stored":{}}})", outcome.stored));
+    return Response::json(202, fmt::format(R"({{"stored":{},"warnings":{}}})", outcome.stored,
+                                           warningsJson(warnings)));
   }
   std::string body = R"({"error":{"type":"invalid_runs","message":)";
   core::appendJsonString(
       body, fmt::format("{} of {} runs rejected; the others were stored. First: {}: {}",
                         all.size(), all.size() + outcome.stored, all.front().origin,
                         all.front().message));
-  body += fmt::format(R"(}},"stored":{},"rejected":[)", outcome.stored);
+  body += fmt::format(R"(}},"stored":{},"warnings":{},"rejected":[)", outcome.stored,
+                      warningsJson(warnings));
   for (std::size_t i = 0; i < all.size(); ++i) {
     if (i > 0) body.push_back(',');
     body += R"({"part":)";
@@ -428,7 +444,8 @@ http::Awaitable<Response> ingestOne(RunStore& store, const Request& request,
   if (!outcome->rejected.empty()) {
     co_return Response::fromError(Error::invalidArgument(outcome->rejected.front().message));
   }
-  co_return Response::json(202, R"({"stored":1})");
+  co_return Response::json(
+      202, fmt::format(R"({{"stored":1,"warnings":{}}})", warningsJson(parsed->warnings)));
 }
 
 Result<std::int64_t> durationParam(std::string_view text, std::string_view name) {
@@ -504,7 +521,7 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                auto outcome = co_await store->ingest(request.identity().workspace_id,
                                                      std::move(batch->runs), {});
                if (!outcome) co_return Response::fromError(outcome.error());
-               co_return ingestResponse(*outcome, batch->rejected);
+               co_return ingestResponse(*outcome, batch->rejected, batch->warnings);
              });
 
   router.add(http::Verb::post, "/api/v1/runs/multipart",
@@ -518,7 +535,7 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                                                      std::move(batch->runs),
                                                      std::move(batch->attachments));
                if (!outcome) co_return Response::fromError(outcome.error());
-               co_return ingestResponse(*outcome, batch->rejected);
+               co_return ingestResponse(*outcome, batch->rejected, batch->warnings);
              });
 
   // ---- reads ----
