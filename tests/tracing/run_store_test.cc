@@ -171,13 +171,25 @@ TEST_F(RunStoreTest, TraceAndTreeFiltersLookAtTheWholeTrace) {
   by_root.trace_filter = filter(R"(eq(name, "r2"))");
   by_root.is_root = false;
   EXPECT_EQ(names(by_root), (std::vector<std::string>{"c2"}));
+  // A root whose id is not the trace id (as OTLP spans are stored) is still the trace's root.
+  ingest({{fmt::format(R"({{"id":"{}","name":"r3","trace_id":"{}","start_time":1,"session_name":"p"}})",
+                       id(31), id(30)),
+           RunOp::kPost},
+          {fmt::format(
+               R"({{"id":"{}","name":"c3","trace_id":"{}","parent_run_id":"{}","start_time":2,"session_name":"p"}})",
+               id(32), id(30), id(31)),
+           RunOp::kPost}});
+  RunQuery otlp_root;
+  otlp_root.trace_filter = filter(R"(eq(name, "r3"))");
+  otlp_root.is_root = false;
+  EXPECT_EQ(names(otlp_root), (std::vector<std::string>{"c3"}));
   RunQuery ascending;
   ascending.ascending = true;
   ascending.filter = filter(R"(neq(error, null))");
   EXPECT_EQ(names(ascending), (std::vector<std::string>{"c1"}));
   RunQuery all;
   all.ascending = true;
-  EXPECT_EQ(names(all), (std::vector<std::string>{"r1", "c1", "r2", "c2"}));
+  EXPECT_EQ(names(all), (std::vector<std::string>{"r3", "c3", "r1", "c1", "r2", "c2"}));
   EXPECT_TRUE(names(all, "another-workspace").empty());
 }
 

@@ -1099,10 +1099,12 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
       return {};
     };
     if (auto st = addFilter(q.filter, "r", " AND (", ")"); !st) return st.error();
-    // trace_filter: the candidate's root run matches (the root's id is the trace id).
+    // trace_filter: the candidate's root run matches. The root is found as the trace's run
+    // without a parent, not by id: only LangSmith makes the root's id the trace id (an OTLP root
+    // span's id is not).
     if (auto st = addFilter(q.trace_filter, "t",
                             " AND EXISTS (SELECT 1 FROM runs t WHERE t.ws = r.ws AND "
-                            "t.id = r.trace_id AND (",
+                            "t.trace_id = r.trace_id AND t.is_root = 1 AND (",
                             "))");
         !st) {
       return st.error();
