@@ -157,13 +157,21 @@ RunRow buildRunRow(RunFields merged, const economics::PriceTable& prices) {
   row.events = stored(run.events);
   row.extra = stored(run.extra);
   row.serialized = stored(run.serialized);
-  if (metadata != nullptr) {
-    for (const auto& item : *metadata) {
-      if (row.metadata.size() >= kMaxIndexedMetadata) break;
-      row.metadata.emplace_back(std::string(item.key()), metadataIndexValue(item.value()));
-    }
-  }
+  row.metadata = indexedMetadata(run);
   return row;
+}
+
+std::vector<std::pair<std::string, std::string>> indexedMetadata(const RunFields& run) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const json::object* metadata = runMetadata(run);
+  if (metadata == nullptr) return out;
+  for (const auto& item : *metadata) {
+    if (out.size() >= kMaxIndexedMetadata) break;
+    std::string value = metadataIndexValue(item.value());
+    if (value.size() > kMaxIndexedMetadataValueBytes) continue;
+    out.emplace_back(std::string(item.key()), std::move(value));
+  }
+  return out;
 }
 
 std::string searchableText(const RunFields& payload) {

@@ -19,6 +19,9 @@ namespace pharos::tracing {
 
 // At most this many metadata keys of one run are indexed (the rest stay in extra, unindexed).
 inline constexpr std::size_t kMaxIndexedMetadata = 64;
+// Longer metadata values stay in extra but are not indexed (prompts captured as span attributes
+// would otherwise bloat the index; nobody filters on a 10 KB equality).
+inline constexpr std::size_t kMaxIndexedMetadataValueBytes = 1024;
 // The full-text index keeps at most this many bytes of one payload's text.
 inline constexpr std::size_t kMaxIndexedTextBytes = 8 * 1024;
 
@@ -38,6 +41,10 @@ struct RunRow {
 
 // The row for `merged` (derived fields already computed by deriveUsage), priced by `prices`.
 RunRow buildRunRow(RunFields merged, const economics::PriceTable& prices);
+
+// The (key, value) pairs run_metadata holds for a run: the top-level keys of extra.metadata, at
+// most kMaxIndexedMetadata, values no longer than kMaxIndexedMetadataValueBytes.
+std::vector<std::pair<std::string, std::string>> indexedMetadata(const RunFields& run);
 
 // The searchable text of a payload: its name, error and every string and number in its inputs and
 // outputs, separated by newlines and cut at kMaxIndexedTextBytes. "" when it carries none of these.

@@ -821,13 +821,8 @@ Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run
       if (!project) return std::move(project).error();
       session = *project;
     }
-    std::vector<std::pair<std::string, std::string>> old_metadata;
-    if (const json::object* metadata = runMetadata(stored->fields)) {
-      for (const auto& item : *metadata) {
-        if (old_metadata.size() >= kMaxIndexedMetadata) break;
-        old_metadata.emplace_back(std::string(item.key()), metadataIndexValue(item.value()));
-      }
-    }
+    std::vector<std::pair<std::string, std::string>> old_metadata =
+        indexedMetadata(stored->fields);
     if (auto merged = mergeInto(stored->fields, run.payload); !merged) return merged;
     deriveUsage(stored->fields);
     merged_row = buildRunRow(std::move(stored->fields), *prices_);
