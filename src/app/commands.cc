@@ -20,6 +20,7 @@
 #include "http/server.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tracing/api/langsmith_routes.h"
+#include "tracing/api/otlp_routes.h"
 #include "tracing/query/filter_validate.h"
 #include "tracing/store/sql_functions.h"
 
@@ -137,6 +138,7 @@ int serveCommand(const CommonOptions& options) {
   addOpsRoutes(router, store, metrics);
   auto runs = std::make_shared<tracing::RunStore>(store->database(), loadPrices(settings));
   tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
+  tracing::addOtlpRoutes(router, runs);
   auth::KeyAuthenticator authenticator(store, settings.auth, settings.keysRequired(), fallback,
                                        bootstrap);
 

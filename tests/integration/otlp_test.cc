@@ -1,0 +1,153 @@
+// The OTLP/HTTP trace receiver seen from outside: protobuf and JSON exports become runs that the
+// LangSmith API reads (tree, model, tokens, cost, attributes as filterable metadata), partial
+// success for bad spans, and clear errors for bodies that are not trace exports.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "integration/http_client.h"
+#include "integration/pharos_process.h"
+#include "integration/test_helpers.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+
+namespace pharos::testing {
+namespace {
+
+namespace json = boost::json;
+namespace pb = opentelemetry::proto;
+
+class OtlpTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.start()); }
+  std::uint16_t port() const { return server_.port(); }
+
+  std::vector<json::value> runsOf(const std::string& project, const std::string& filter = "") {
+    const json::value sessions = get(port(), "/api/v1/sessions?name=" + project).json();
+    if (sessions.as_array().empty()) return {};
+    json::object body{{"session", json::array{sessions.as_array()[0].at("id")}}};
+    if (!filter.empty()) body["filter"] = filter;
+    const HttpResponse response = fetch(port(), "POST", "/api/v1/runs/query",
+                                        {{"content-type", "application/json"}},
+                                        json::serialize(body));
+    EXPECT_EQ(response.status, 200) << response.body;
+    const json::value answer = response.json();
+    std::vector<json::value> out(answer.at("runs").as_array().begin(),
+                                 answer.at("runs").as_array().end());
+    return out;
+  }
+
+  PharosServer server_;
+};
+
+// The seed's span (prompt.length, model, response.length, duration_ms, tokens.total) under a
+// GenAI root, plus one span with an all-zero trace id.
+constexpr std::string_view kExport = R"({"resourceSpans":[{
+  "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"seed-app"}}]},
+  "scopeSpans":[{"scope":{"name":"seed"},"spans":[
+    {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"handle",
+     "kind":2,"startTimeUnixNano":"1795725929000000000","endTimeUnixNano":"1795725930000000000",
+     "status":{"code":0}},
+    {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175",
+     "parentSpanId":"eee19b7ec3c1b174","name":"llm_call","kind":3,
+     "startTimeUnixNano":"1795725929100000000","endTimeUnixNano":"1795725929600000000",
+     "attributes":[{"key":"prompt.length","value":{"intValue":42}},
+                   {"key":"model","value":{"stringValue":"gpt-4o"}},
+                   {"key":"response.length","value":{"intValue":120}},
+                   {"key":"duration_ms","value":{"doubleValue":500.5}},
+                   {"key":"tokens.total","value":{"intValue":160}},
+                   {"key":"gen_ai.usage.input_tokens","value":{"intValue":100}},
+                   {"key":"gen_ai.usage.output_tokens","value":{"intValue":60}}],
+     "status":{"code":2,"message":"rate limited"}},
+    {"traceId":"00000000000000000000000000000000","spanId":"eee19b7ec3c1b176","name":"bad"}
+  ]}]}]})";
+
+TEST_F(OtlpTest, JsonExportBecomesRunsWithPartialSuccessForTheBadSpan) {
+  const HttpResponse response = fetch(port(), "POST", "/v1/traces",
+                                      {{"content-type", "application/json"}}, kExport);
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.header("content-type"), "application/json");
+  const json::value answer = response.json();
+  EXPECT_EQ(answer.at("partialSuccess").at("rejectedSpans"), "1");
+  EXPECT_NE(std::string(answer.at("partialSuccess").at("errorMessage").as_string())
+                .find("traceId: all zeros"),
+            std::string::npos)
+      << response.body;
+
+  const auto runs = runsOf("seed-app");
+  ASSERT_EQ(runs.size(), 2u);
+  const auto llm = runsOf("seed-app", R"(and(eq(metadata_key, "prompt.length"), eq(metadata_value, "42")))");
+  ASSERT_EQ(llm.size(), 1u);
+  const json::value& run = llm[0];
+  EXPECT_EQ(run.at("name"), "llm_call");
+  EXPECT_EQ(run.at("run_type"), "llm");
+  EXPECT_EQ(run.at("status"), "error");
+  EXPECT_EQ(run.at("error"), "rate limited");
+  EXPECT_EQ(run.at("model"), "gpt-4o");
+  EXPECT_EQ(run.at("prompt_tokens"), 100);
+  EXPECT_EQ(run.at("total_tokens"), 160);
+  EXPECT_NEAR(run.at("total_cost").to_number<double>(), 100 * 2.5e-6 + 60 * 10e-6, 1e-12);
+  EXPECT_EQ(run.at("extra").at("metadata").at("duration_ms"), 500.5);
+  EXPECT_EQ(run.at("extra").at("metadata").at("response.length"), 120);
+  EXPECT_EQ(runsOf("seed-app", "gt(latency, 0.4)").size(), 2u);
+
+  const HttpResponse trace = get(port(), "/api/v1/traces/5b8efff7-9803-8103-d269-b633813fc60c");
+  ASSERT_EQ(trace.status, 200) << trace.body;
+  const json::value tree = trace.json();
+  ASSERT_EQ(tree.at("runs").as_array().size(), 1u);
+  EXPECT_EQ(tree.at("runs").at(0).at("name"), "handle");
+  EXPECT_EQ(tree.at("runs").at(0).at("child_runs").at(0).at("name"), "llm_call");
+
+  // Exporters re-send after a lost acknowledgement: the same spans upsert, nothing doubles.
+  ASSERT_EQ(fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, kExport)
+                .status,
+            200);
+  EXPECT_EQ(runsOf("seed-app").size(), 2u);
+}
+
+TEST_F(OtlpTest, ProtobufExportAnswersProtobufAndHonoursTheProjectHeader) {
+  pb::collector::trace::v1::ExportTraceServiceRequest request;
+  auto* span = request.add_resource_spans()->add_scope_spans()->add_spans();
+  span->set_trace_id(std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16));
+  span->set_span_id(std::string("\x11\x12\x13\x14\x15\x16\x17\x18", 8));
+  span->set_name("embed");
+  span->set_start_time_unix_nano(1795725929000000000ULL);
+  span->set_end_time_unix_nano(1795725929100000000ULL);
+  auto* op = span->add_attributes();
+  op->set_key("gen_ai.operation.name");
+  op->mutable_value()->set_string_value("embeddings");
+  const HttpResponse response =
+      fetch(port(), "POST", "/v1/traces",
+            {{"content-type", "application/x-protobuf"}, {"x-pharos-project", "vectors"}},
+            request.SerializeAsString());
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.header("content-type"), "application/x-protobuf");
+  pb::collector::trace::v1::ExportTraceServiceResponse answer;
+  ASSERT_TRUE(answer.ParseFromString(response.body));
+  EXPECT_FALSE(answer.has_partial_success()) << "unset on full success";
+  const auto runs = runsOf("vectors");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].at("run_type"), "embedding");
+  EXPECT_EQ(runs[0].at("id"), "01020304-0506-0708-1112-131415161718");
+}
+
+TEST_F(OtlpTest, UnreadableBodiesAreClearErrors) {
+  EXPECT_TRUE(isJsonError(fetch(port(), "POST", "/v1/traces",
+                                {{"content-type", "application/x-protobuf"}},
+                                std::string("\xff\xff\xff\xff", 4)),
+                          400, "invalid_request"));
+  EXPECT_TRUE(isJsonError(
+      fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, "{nope"), 400,
+      "invalid_request"));
+  const HttpResponse logs = fetch(port(), "POST", "/v1/traces",
+                                  {{"content-type", "application/json"}},
+                                  R"({"resourceLogs":[]})");
+  ASSERT_TRUE(isJsonError(logs, 400, "invalid_request"));
+  EXPECT_NE(errorMessage(logs).find("Logs export"), std::string::npos) << errorMessage(logs);
+  EXPECT_TRUE(isJsonError(
+      fetch(port(), "POST", "/v1/traces", {{"content-type", "text/plain"}}, "hello"), 415,
+      "unsupported_media_type"));
+}
+
+}  // namespace
+}  // namespace pharos::testing
