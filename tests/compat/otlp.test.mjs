@@ -1,0 +1,154 @@
+// OpenTelemetry: the real npm exporters (OTLP/HTTP protobuf and OTLP/HTTP JSON, release line 0.57
+// with sdk-trace-node 1.30, which share @opentelemetry/api 1.9) send a nested GenAI trace through a
+// BatchSpanProcessor; Pharos stores the spans as runs that the LangSmith query API reads back with
+// the tree, statuses, model, tokens and cost, and the seed's span attributes filterable.
+// The gRPC exporter waits for the gRPC listener (not built yet).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { requireInstalled, startPharos } from './harness.mjs';
+
+requireInstalled();
+const { SpanStatusCode, context } = await import('@opentelemetry/api');
+const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
+const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+const { Resource } = await import('@opentelemetry/resources');
+const { OTLPTraceExporter: ProtoExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+const { OTLPTraceExporter: JsonExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+
+// What provider.register() does for an app: without a context manager, startActiveSpan cannot
+// make a span the parent of the spans started inside it.
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+
+async function queryRuns(baseUrl, body) {
+  const response = await fetch(`${baseUrl}/api/v1/runs/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  return JSON.parse(text).runs;
+}
+
+async function projectId(baseUrl, name) {
+  const response = await fetch(`${baseUrl}/api/v1/sessions?name=${encodeURIComponent(name)}`);
+  const list = await response.json();
+  assert.equal(list.length, 1, `project ${name} exists`);
+  return list[0].id;
+}
+
+// The seed's monitored LLM call (span attributes prompt.length, model, response.length,
+// duration_ms, tokens.total) inside an agent span, plus a failing tool span.
+function traceOneRequest(tracer) {
+  return tracer.startActiveSpan('agent', (root) => {
+    root.setAttribute('gen_ai.operation.name', 'invoke_agent');
+    tracer.startActiveSpan('chat gpt-4o-mini', (llm) => {
+      llm.setAttributes({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4o-mini',
+        'gen_ai.usage.input_tokens': 1000,
+        'gen_ai.usage.output_tokens': 200,
+        'prompt.length': 42,
+        model: 'gpt-4o-mini',
+        'response.length': 120,
+        duration_ms: 512.5,
+        'tokens.total': 1200,
+      });
+      llm.end();
+    });
+    tracer.startActiveSpan('lookup_order', (tool) => {
+      tool.setAttribute('gen_ai.operation.name', 'execute_tool');
+      tool.recordException(new Error('order service down'));
+      tool.setStatus({ code: SpanStatusCode.ERROR, message: 'order service down' });
+      tool.end();
+    });
+    root.end();
+    return root.spanContext().traceId;
+  });
+}
+
+for (const [label, Exporter] of [
+  ['http/protobuf', ProtoExporter],
+  ['http/json', JsonExporter],
+]) {
+  describe(`OTLP ${label} exporter into Pharos`, () => {
+    let pharos;
+    let provider;
+    let traceId;
+    const project = `otel-${label.replace('/', '-')}`;
+
+    before(async () => {
+      pharos = await startPharos();
+      provider = new NodeTracerProvider({
+        resource: new Resource({ 'service.name': project }),
+        spanProcessors: [
+          new BatchSpanProcessor(new Exporter({ url: `${pharos.baseUrl}/v1/traces` })),
+        ],
+      });
+      const tracer = provider.getTracer('compat-test', '1.0.0');
+      traceId = traceOneRequest(tracer);
+      await provider.forceFlush();
+    });
+    after(async () => {
+      await provider?.shutdown();
+      await pharos?.stop();
+    });
+
+    test('the trace arrives intact as a tree of runs', async () => {
+      const session = await projectId(pharos.baseUrl, project);
+      const runs = await queryRuns(pharos.baseUrl, { session: [session], order: 'asc' });
+      assert.deepEqual(runs.map((r) => r.name).sort(), ['agent', 'chat gpt-4o-mini', 'lookup_order']);
+      const uuid = `${traceId.slice(0, 8)}-${traceId.slice(8, 12)}-${traceId.slice(12, 16)}-` +
+        `${traceId.slice(16, 20)}-${traceId.slice(20)}`;
+      const response = await fetch(`${pharos.baseUrl}/api/v1/traces/${uuid}`);
+      const tree = await response.json();
+      assert.equal(response.status, 200, JSON.stringify(tree));
+      assert.equal(tree.runs.length, 1);
+      assert.equal(tree.runs[0].name, 'agent');
+      assert.deepEqual(tree.runs[0].child_runs.map((r) => r.name).sort(),
+        ['chat gpt-4o-mini', 'lookup_order']);
+    });
+
+    test('model, tokens and cost show on the LLM run; the failing span is an error', async () => {
+      const session = await projectId(pharos.baseUrl, project);
+      const [llm] = await queryRuns(pharos.baseUrl, { session: [session], run_type: 'llm' });
+      assert.equal(llm.name, 'chat gpt-4o-mini');
+      assert.equal(llm.model, 'gpt-4o-mini');
+      assert.equal(llm.prompt_tokens, 1000);
+      assert.equal(llm.completion_tokens, 200);
+      assert.equal(llm.total_tokens, 1200);
+      // gpt-4o-mini list price: $0.15 / M input, $0.60 / M output.
+      assert.ok(Math.abs(llm.total_cost - (1000 * 0.15 + 200 * 0.6) / 1e6) < 1e-12, `${llm.total_cost}`);
+      assert.equal(llm.figure_sources.cost, 'computed');
+      const [failed] = await queryRuns(pharos.baseUrl, {
+        session: [session], filter: 'eq(status, "error")',
+      });
+      assert.equal(failed.name, 'lookup_order');
+      assert.equal(failed.run_type, 'tool');
+      assert.equal(failed.error, 'order service down');
+      assert.ok(failed.events.some((e) => e.name === 'exception'));
+    });
+
+    test("the seed's span attributes are kept and filterable", async () => {
+      const session = await projectId(pharos.baseUrl, project);
+      const runs = await queryRuns(pharos.baseUrl, {
+        session: [session],
+        filter: 'and(eq(metadata_key, "prompt.length"), eq(metadata_value, "42"))',
+      });
+      assert.equal(runs.length, 1);
+      const metadata = runs[0].extra.metadata;
+      assert.equal(metadata['prompt.length'], 42);
+      assert.equal(metadata.model, 'gpt-4o-mini');
+      assert.equal(metadata['response.length'], 120);
+      assert.equal(metadata.duration_ms, 512.5);
+      assert.equal(metadata['tokens.total'], 1200);
+      assert.equal(metadata['service.name'], project);
+      const byTokens = await queryRuns(pharos.baseUrl, {
+        session: [session], filter: 'and(eq(metadata_key, "tokens.total"), eq(metadata_value, 1200))',
+      });
+      assert.equal(byTokens.length, 1);
+    });
+  });
+}
