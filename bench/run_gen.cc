@@ -11,6 +11,8 @@
 #include <random>
 #include <unordered_map>
 
+#include "core/json_text.h"
+
 namespace pharos::bench {
 namespace {
 
@@ -75,41 +77,11 @@ std::string dottedSegment(std::string_view iso, std::string_view id) {
   return out;
 }
 
-void appendJsonString(std::string& out, std::string_view text) {
-  out.push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-std::string jsonString(std::string_view text) {
-  std::string out;
-  appendJsonString(out, text);
-  return out;
-}
-
 void appendTags(std::string& out, const std::vector<std::string>& tags) {
   out.push_back('[');
   for (std::size_t i = 0; i < tags.size(); ++i) {
     if (i > 0) out.push_back(',');
-    appendJsonString(out, tags[i]);
+    core::appendJsonString(out, tags[i]);
   }
   out.push_back(']');
 }
@@ -270,7 +242,7 @@ void TreeGenerator::tree(const TreeOptions& options, IdGenerator& ids, std::vect
     extra += fmt::format(
         "\"user_id\":\"{}\",\"conversation_id\":\"{}\",\"env\":\"{}\",\"revision_id\":\"v1.4.2\","
         "\"LANGSMITH_TRACING\":\"true\",\"LANGSMITH_PROJECT\":{},\"ls_run_depth\":{}",
-        user_id, conversation_id, env, jsonString(options.session_name), depth);
+        user_id, conversation_id, env, core::jsonString(options.session_name), depth);
     if (llm) {
       extra += fmt::format(
           ",\"ls_provider\":\"{}\",\"ls_model_name\":\"{}\",\"ls_model_type\":\"chat\","
@@ -448,10 +420,10 @@ std::string postPartJson(const GenRun& run) {
   std::string out;
   out.reserve(512);
   out += "{\"id\":\"" + run.id + "\",\"name\":";
-  appendJsonString(out, run.name);
+  core::appendJsonString(out, run.name);
   out += ",\"start_time\":\"" + run.start_iso + "\",\"end_time\":" + std::to_string(run.end_ms);
   out += ",\"run_type\":\"" + run.run_type + "\",\"session_name\":";
-  appendJsonString(out, run.session_name);
+  core::appendJsonString(out, run.session_name);
   out += ",\"child_runs\":[]";
   if (!run.parent_run_id.empty()) out += ",\"parent_run_id\":\"" + run.parent_run_id + "\"";
   out += ",\"trace_id\":\"" + run.trace_id + "\",\"dotted_order\":\"" + run.dotted_order + "\"";
@@ -465,18 +437,18 @@ std::string runCreateJson(const GenRun& run) {
   std::string out;
   out.reserve(3072);
   out += "{\"id\":\"" + run.id + "\",\"name\":";
-  appendJsonString(out, run.name);
+  core::appendJsonString(out, run.name);
   out += ",\"start_time\":\"" + run.start_iso + "\",\"end_time\":" + std::to_string(run.end_ms);
   out += ",\"run_type\":\"" + run.run_type + "\",\"extra\":" + run.extra;
   out += ",\"serialized\":" + run.serialized;
   if (!run.error.empty()) {
     out += ",\"error\":";
-    appendJsonString(out, run.error);
+    core::appendJsonString(out, run.error);
   }
   out += ",\"inputs\":" + run.inputs;
   if (!run.outputs.empty()) out += ",\"outputs\":" + run.outputs;
   out += ",\"session_name\":";
-  appendJsonString(out, run.session_name);
+  core::appendJsonString(out, run.session_name);
   out += ",\"child_runs\":[]";
   if (!run.parent_run_id.empty()) out += ",\"parent_run_id\":\"" + run.parent_run_id + "\"";
   out += ",\"trace_id\":\"" + run.trace_id + "\",\"dotted_order\":\"" + run.dotted_order + "\"";
@@ -506,7 +478,7 @@ std::string multipartBody(std::span<const GenRun> runs, std::string_view boundar
     part(prefix + ".inputs", run.inputs);
     if (!run.outputs.empty()) part(prefix + ".outputs", run.outputs);
     part(prefix + ".extra", run.extra);
-    if (!run.error.empty()) part(prefix + ".error", jsonString(run.error));
+    if (!run.error.empty()) part(prefix + ".error", core::jsonString(run.error));
     part(prefix + ".serialized", run.serialized);
   }
   body += "--";

@@ -262,9 +262,11 @@ int runsListCommand(const CommonOptions& options, const RunsListOptions& list) {
   const core::Settings settings = loadSettingsFromCommandLine(options);
   std::shared_ptr<store::sqlite::SqliteStore> store = openStore(settings);
   auto workspaces = runSync(store->listWorkspaces());
-  if (!workspaces) throw std::runtime_error("cannot read workspaces: " + workspaces.error().message);
-  auto workspace = std::find_if(workspaces->begin(), workspaces->end(),
-                                [&](const store::Workspace& w) { return w.name == list.workspace; });
+  if (!workspaces)
+    throw std::runtime_error("cannot read workspaces: " + workspaces.error().message);
+  auto workspace =
+      std::find_if(workspaces->begin(), workspaces->end(),
+                   [&](const store::Workspace& w) { return w.name == list.workspace; });
   if (workspace == workspaces->end()) {
     throw std::runtime_error(fmt::format("no workspace is called \"{}\"", list.workspace));
   }

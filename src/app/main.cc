@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   runs_list->add_option("--workspace", runs_list_options.workspace,
                         "workspace of the project (default \"default\")");
-  runs_list->add_flag("--json", runs_list_options.json, "JSON lines (one run each) instead of a table");
+  runs_list->add_flag("--json", runs_list_options.json,
+                      "JSON lines (one run each) instead of a table");
   addSettingsOptions(*runs_list, options);
 
   try {

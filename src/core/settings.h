@@ -59,7 +59,7 @@ struct DataSettings {
 
 struct StoreSettings {
   unsigned reader_threads = 2;
-  unsigned max_batch = 1024;            // writes per group commit
+  unsigned max_batch = 1024;              // writes per group commit
   unsigned max_pending_writes = 100'000;  // beyond this, writes answer kOverloaded
   std::chrono::milliseconds busy_timeout{5'000};
 };
@@ -121,7 +121,8 @@ struct SettingsSources {
   std::optional<std::filesystem::path> env_file;
   // The process environment (only PHAROS_* entries matter).
   std::map<std::string, std::string> environment;
-  // Flags, applied last, in order: setting path -> value as typed ("server.listen" -> "0.0.0.0:80").
+  // Flags, applied last, in order: setting path -> value as typed ("server.listen" ->
+  // "0.0.0.0:80").
   std::vector<std::pair<std::string, std::string>> overrides;
   // Directory against which the default ./pharos.toml and ./.env are looked up.
   std::filesystem::path working_dir = ".";

@@ -1,10 +1,10 @@
 #include "economics/pricing.h"
 
 #include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace pharos::economics {
 
@@ -71,7 +71,8 @@ PriceTable PriceTable::builtIn() {
 
 core::Status PriceTable::loadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return core::Error::invalidArgument(fmt::format("{}: cannot read the file", path.string()));
+  if (!in)
+    return core::Error::invalidArgument(fmt::format("{}: cannot read the file", path.string()));
   std::stringstream text;
   text << in.rdbuf();
   return loadToml(text.str(), path.string());
@@ -82,8 +83,8 @@ core::Status PriceTable::loadToml(std::string_view text, std::string_view source
   try {
     root = toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {
-    return core::Error::invalidArgument(fmt::format("{}:{}: {}", source_name,
-                                                    e.source().begin.line, e.description()));
+    return core::Error::invalidArgument(
+        fmt::format("{}:{}: {}", source_name, e.source().begin.line, e.description()));
   }
   for (const auto& [key, node] : root) {
     if (key.str() != "models") {
@@ -96,8 +97,8 @@ core::Status PriceTable::loadToml(std::string_view text, std::string_view source
   std::map<std::string, ModelPrice, std::less<>> loaded;
   for (const auto& [name, node] : *models) {
     const toml::table* entry = node.as_table();
-    const std::string where = fmt::format("{}:{}: models.\"{}\"", source_name,
-                                          node.source().begin.line, name.str());
+    const std::string where =
+        fmt::format("{}:{}: models.\"{}\"", source_name, node.source().begin.line, name.str());
     if (entry == nullptr) {
       return core::Error::invalidArgument(where + ": expected a table with input and output");
     }
@@ -106,9 +107,8 @@ core::Status PriceTable::loadToml(std::string_view text, std::string_view source
     for (const auto& [field, value] : *entry) {
       std::optional<double> number = value.value<double>();
       if (!number || *number < 0) {
-        return core::Error::invalidArgument(
-            fmt::format("{}.{}: expected a price >= 0 in USD per million tokens", where,
-                        field.str()));
+        return core::Error::invalidArgument(fmt::format(
+            "{}.{}: expected a price >= 0 in USD per million tokens", where, field.str()));
       }
       if (field.str() == "input") {
         price.input_per_million = *number;

@@ -96,17 +96,28 @@ Response Response::fromError(const core::Error& error) {
   using core::ErrorCode;
   const auto [status, type] = [&]() -> std::pair<unsigned, std::string_view> {
     switch (error.code) {
-      case ErrorCode::kInvalidArgument: return {400, "invalid_request"};
-      case ErrorCode::kUnauthenticated: return {401, "unauthenticated"};
-      case ErrorCode::kPermissionDenied: return {403, "permission_denied"};
-      case ErrorCode::kNotFound: return {404, "not_found"};
-      case ErrorCode::kAlreadyExists: return {409, "conflict"};
-      case ErrorCode::kTooLarge: return {413, "too_large"};
-      case ErrorCode::kOverloaded: return {503, "overloaded"};
-      case ErrorCode::kUnavailable: return {503, "unavailable"};
-      case ErrorCode::kTimeout: return {504, "timeout"};
-      case ErrorCode::kCancelled: return {499, "cancelled"};
-      case ErrorCode::kInternal: break;
+      case ErrorCode::kInvalidArgument:
+        return {400, "invalid_request"};
+      case ErrorCode::kUnauthenticated:
+        return {401, "unauthenticated"};
+      case ErrorCode::kPermissionDenied:
+        return {403, "permission_denied"};
+      case ErrorCode::kNotFound:
+        return {404, "not_found"};
+      case ErrorCode::kAlreadyExists:
+        return {409, "conflict"};
+      case ErrorCode::kTooLarge:
+        return {413, "too_large"};
+      case ErrorCode::kOverloaded:
+        return {503, "overloaded"};
+      case ErrorCode::kUnavailable:
+        return {503, "unavailable"};
+      case ErrorCode::kTimeout:
+        return {504, "timeout"};
+      case ErrorCode::kCancelled:
+        return {499, "cancelled"};
+      case ErrorCode::kInternal:
+        break;
     }
     return {500, "internal"};
   }();

@@ -36,7 +36,8 @@ TEST(PriceTableTest, CostsArePerMillionTokens) {
 TEST(PriceTableTest, TomlAddsAndOverrides) {
   PriceTable table = PriceTable::builtIn();
   const std::size_t before = table.size();
-  ASSERT_TRUE(table.loadToml(R"(
+  ASSERT_TRUE(table
+                  .loadToml(R"(
 [models."gpt-4o"]
 input = 1.0
 output = 2.0
@@ -44,7 +45,7 @@ output = 2.0
 [models."My-Finetune"]
 input = 0.3
 )",
-                             "prices.toml")
+                            "prices.toml")
                   .ok());
   EXPECT_EQ(table.size(), before + 1);
   EXPECT_EQ(*table.find("gpt-4o"), (ModelPrice{1.0, 2.0}));
@@ -59,7 +60,8 @@ TEST(PriceTableTest, TomlErrorsNameTheFileLineAndKey) {
   const Case cases[] = {
       {"[models.\"a\"]\ninput = -1\n", "prices.toml:1: models.\"a\".input: expected a price >= 0"},
       {"[models.\"a\"]\ninput = \"cheap\"\n", "models.\"a\".input: expected a price"},
-      {"[models.\"a\"]\ninput = 1\nouptut = 2\n", "unknown key \"ouptut\" (expected input, output)"},
+      {"[models.\"a\"]\ninput = 1\nouptut = 2\n",
+       "unknown key \"ouptut\" (expected input, output)"},
       {"[models.\"a\"]\noutput = 2\n", "models.\"a\": input price is missing"},
       {"[prices]\nx = 1\n", "unknown table \"prices\""},
       {"[models.\"a\"\ninput = 1\n", "prices.toml:1:"},

@@ -27,9 +27,9 @@ class OtlpTest : public ::testing::Test {
     if (sessions.as_array().empty()) return {};
     json::object body{{"session", json::array{sessions.as_array()[0].at("id")}}};
     if (!filter.empty()) body["filter"] = filter;
-    const HttpResponse response = fetch(port(), "POST", "/api/v1/runs/query",
-                                        {{"content-type", "application/json"}},
-                                        json::serialize(body));
+    const HttpResponse response =
+        fetch(port(), "POST", "/api/v1/runs/query", {{"content-type", "application/json"}},
+              json::serialize(body));
     EXPECT_EQ(response.status, 200) << response.body;
     const json::value answer = response.json();
     std::vector<json::value> out(answer.at("runs").as_array().begin(),
@@ -63,8 +63,8 @@ constexpr std::string_view kExport = R"({"resourceSpans":[{
   ]}]}]})";
 
 TEST_F(OtlpTest, JsonExportBecomesRunsWithPartialSuccessForTheBadSpan) {
-  const HttpResponse response = fetch(port(), "POST", "/v1/traces",
-                                      {{"content-type", "application/json"}}, kExport);
+  const HttpResponse response =
+      fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, kExport);
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.header("content-type"), "application/json");
   const json::value answer = response.json();
@@ -76,7 +76,8 @@ TEST_F(OtlpTest, JsonExportBecomesRunsWithPartialSuccessForTheBadSpan) {
 
   const auto runs = runsOf("seed-app");
   ASSERT_EQ(runs.size(), 2u);
-  const auto llm = runsOf("seed-app", R"(and(eq(metadata_key, "prompt.length"), eq(metadata_value, "42")))");
+  const auto llm =
+      runsOf("seed-app", R"(and(eq(metadata_key, "prompt.length"), eq(metadata_value, "42")))");
   ASSERT_EQ(llm.size(), 1u);
   const json::value& run = llm[0];
   EXPECT_EQ(run.at("name"), "llm_call");
@@ -99,16 +100,17 @@ TEST_F(OtlpTest, JsonExportBecomesRunsWithPartialSuccessForTheBadSpan) {
   EXPECT_EQ(tree.at("runs").at(0).at("child_runs").at(0).at("name"), "llm_call");
 
   // Exporters re-send after a lost acknowledgement: the same spans upsert, nothing doubles.
-  ASSERT_EQ(fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, kExport)
-                .status,
-            200);
+  ASSERT_EQ(
+      fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, kExport).status,
+      200);
   EXPECT_EQ(runsOf("seed-app").size(), 2u);
 }
 
 TEST_F(OtlpTest, ProtobufExportAnswersProtobufAndHonoursTheProjectHeader) {
   pb::collector::trace::v1::ExportTraceServiceRequest request;
   auto* span = request.add_resource_spans()->add_scope_spans()->add_spans();
-  span->set_trace_id(std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16));
+  span->set_trace_id(
+      std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16));
   span->set_span_id(std::string("\x11\x12\x13\x14\x15\x16\x17\x18", 8));
   span->set_name("embed");
   span->set_start_time_unix_nano(1795725929000000000ULL);
@@ -132,21 +134,20 @@ TEST_F(OtlpTest, ProtobufExportAnswersProtobufAndHonoursTheProjectHeader) {
 }
 
 TEST_F(OtlpTest, UnreadableBodiesAreClearErrors) {
-  EXPECT_TRUE(isJsonError(fetch(port(), "POST", "/v1/traces",
-                                {{"content-type", "application/x-protobuf"}},
-                                std::string("\xff\xff\xff\xff", 4)),
-                          400, "invalid_request"));
+  EXPECT_TRUE(
+      isJsonError(fetch(port(), "POST", "/v1/traces", {{"content-type", "application/x-protobuf"}},
+                        std::string("\xff\xff\xff\xff", 4)),
+                  400, "invalid_request"));
   EXPECT_TRUE(isJsonError(
       fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, "{nope"), 400,
       "invalid_request"));
   const HttpResponse logs = fetch(port(), "POST", "/v1/traces",
-                                  {{"content-type", "application/json"}},
-                                  R"({"resourceLogs":[]})");
+                                  {{"content-type", "application/json"}}, R"({"resourceLogs":[]})");
   ASSERT_TRUE(isJsonError(logs, 400, "invalid_request"));
   EXPECT_NE(errorMessage(logs).find("Logs export"), std::string::npos) << errorMessage(logs);
-  EXPECT_TRUE(isJsonError(
-      fetch(port(), "POST", "/v1/traces", {{"content-type", "text/plain"}}, "hello"), 415,
-      "unsupported_media_type"));
+  EXPECT_TRUE(
+      isJsonError(fetch(port(), "POST", "/v1/traces", {{"content-type", "text/plain"}}, "hello"),
+                  415, "unsupported_media_type"));
 }
 
 }  // namespace

@@ -174,19 +174,18 @@ TEST_F(RunsTest, BatchKeepsValidRunsAndNamesTheBadOnes) {
 }
 
 TEST_F(RunsTest, MalformedBodiesAnswer400AndTheServerGoesOn) {
-  EXPECT_TRUE(isJsonError(fetch(port(), "POST", "/api/v1/runs/batch", kJson, "{\"post\": ["),
-                          400, "invalid_request"));
-  EXPECT_TRUE(isJsonError(fetch(port(), "POST", "/api/v1/runs", kJson, "[1,2]"), 400,
+  EXPECT_TRUE(isJsonError(fetch(port(), "POST", "/api/v1/runs/batch", kJson, "{\"post\": ["), 400,
                           "invalid_request"));
-  EXPECT_TRUE(isJsonError(fetch(port(), "POST", "/api/v1/runs/batch", kJson, "{\"post\": 5}"),
-                          400, "invalid_request"));
   EXPECT_TRUE(
-      isJsonError(get(port(), "/api/v1/runs/not-a-uuid"), 400, "invalid_request"));
+      isJsonError(fetch(port(), "POST", "/api/v1/runs", kJson, "[1,2]"), 400, "invalid_request"));
+  EXPECT_TRUE(isJsonError(fetch(port(), "POST", "/api/v1/runs/batch", kJson, "{\"post\": 5}"), 400,
+                          "invalid_request"));
+  EXPECT_TRUE(isJsonError(get(port(), "/api/v1/runs/not-a-uuid"), 400, "invalid_request"));
   EXPECT_TRUE(isJsonError(get(port(), "/api/v1/runs/" + runId(999)), 404, "not_found"));
   EXPECT_EQ(post("/api/v1/runs/query", json::object{{"limit", 500}}).status, 200)
       << "a limit above the page size is served in pages, not refused";
-  EXPECT_TRUE(isJsonError(post("/api/v1/runs/query", json::object{{"limit", 0}}), 400,
-                          "invalid_request"));
+  EXPECT_TRUE(
+      isJsonError(post("/api/v1/runs/query", json::object{{"limit", 0}}), 400, "invalid_request"));
   EXPECT_TRUE(isJsonError(post("/api/v1/runs/query", json::object{{"cursor", "garbage"}}), 400,
                           "invalid_request"));
   EXPECT_EQ(get(port(), "/healthz").status, 200);
@@ -238,15 +237,15 @@ TEST_F(RunsTest, MultipartAssemblesPartsAndRejectsOnlyTheBrokenRun) {
   json::object a_main = runJson(a, {a}, "mp", "a");
   a_main.erase("inputs");
   a_main.erase("extra");
-  const std::string body = multipartBody(
-      boundary, {{"post." + a, json::serialize(a_main)},
-                 {"post." + a + ".inputs", R"({"question":"from a part"})"},
-                 {"post." + a + ".extra", R"({"metadata":{"user":"part-user"}})"},
-                 {"post." + a + ".error", R"("Error: boom")"},
-                 {"post." + b, json::serialize(runJson(b, {a, b}, "mp", "b"))},
-                 {"post." + b + ".outputs", "{not json"},
-                 {"post." + c, json::serialize(runJson(c, {a, c}, "mp", "c"))},
-                 {"mystery", "{}"}});
+  const std::string body =
+      multipartBody(boundary, {{"post." + a, json::serialize(a_main)},
+                               {"post." + a + ".inputs", R"({"question":"from a part"})"},
+                               {"post." + a + ".extra", R"({"metadata":{"user":"part-user"}})"},
+                               {"post." + a + ".error", R"("Error: boom")"},
+                               {"post." + b, json::serialize(runJson(b, {a, b}, "mp", "b"))},
+                               {"post." + b + ".outputs", "{not json"},
+                               {"post." + c, json::serialize(runJson(c, {a, c}, "mp", "c"))},
+                               {"mystery", "{}"}});
   const HttpResponse response =
       fetch(port(), "POST", "/api/v1/runs/multipart",
             {{"content-type", "multipart/form-data; boundary=" + boundary}}, body);
@@ -266,7 +265,8 @@ TEST_F(RunsTest, MultipartAssemblesPartsAndRejectsOnlyTheBrokenRun) {
 TEST_F(RunsTest, MultipartGzipChunkedWithAttachment) {
   const std::string boundary = "----LangSmithFormBoundaryxyz";
   const std::string id = runId(30);
-  std::string body = multipartBody(boundary, {{"post." + id, json::serialize(runJson(id, {id}, "gz", "root"))}});
+  std::string body =
+      multipartBody(boundary, {{"post." + id, json::serialize(runJson(id, {id}, "gz", "root"))}});
   // An attachment part, raw bytes with its own type.
   const std::string attachment = "--" + boundary +
                                  "\r\nContent-Disposition: form-data; name=\"attachment." + id +
@@ -314,8 +314,8 @@ TEST_F(RunsTest, BrokenMultipartFramingIs400) {
 }
 
 TEST_F(RunsTest, TraceIsATreeInDottedOrderAndOrphansStay) {
-  const std::string root = runId(40), child = runId(41), grandchild = runId(42),
-                    second = runId(43), orphan = runId(44), missing_parent = runId(45);
+  const std::string root = runId(40), child = runId(41), grandchild = runId(42), second = runId(43),
+                    orphan = runId(44), missing_parent = runId(45);
   json::array posts;
   posts.push_back(runJson(root, {root}, "tree", "root"));
   posts.push_back(runJson(grandchild, {root, child, grandchild}, "tree", "grandchild"));
@@ -356,7 +356,8 @@ TEST_F(RunsTest, CursorPaginationVisitsEveryRunOnce) {
   const std::string session(
       get(port(), "/api/v1/sessions?name=pages").json().as_array().at(0).at("id").as_string());
   std::vector<std::string> names;
-  json::object body{{"session", json::array{json::string(session)}}, {"limit", 3}, {"order", "asc"}};
+  json::object body{
+      {"session", json::array{json::string(session)}}, {"limit", 3}, {"order", "asc"}};
   for (int page = 0; page < 10; ++page) {
     const HttpResponse response = post("/api/v1/runs/query", body);
     ASSERT_EQ(response.status, 200) << response.body;
@@ -373,13 +374,14 @@ TEST_F(RunsTest, CursorPaginationVisitsEveryRunOnce) {
 
 TEST_F(RunsTest, ProjectsCreateListUpdateAndConflict) {
   const HttpResponse created =
-      post("/api/v1/sessions", json::object{{"name", "exp-1"}, {"description", nullptr},
+      post("/api/v1/sessions", json::object{{"name", "exp-1"},
+                                            {"description", nullptr},
                                             {"extra", {{"metadata", {{"k", "v"}}}}}});
   ASSERT_EQ(created.status, 200) << created.body;
   const std::string id(created.json().at("id").as_string());
   EXPECT_TRUE(created.json().at("tenant_id").is_string());
-  EXPECT_TRUE(isJsonError(post("/api/v1/sessions", json::object{{"name", "exp-1"}}), 409,
-                          "conflict"));
+  EXPECT_TRUE(
+      isJsonError(post("/api/v1/sessions", json::object{{"name", "exp-1"}}), 409, "conflict"));
   const HttpResponse same_id =
       post("/api/v1/sessions", json::object{{"name", "exp-2"}, {"id", json::string(id)}});
   ASSERT_TRUE(isJsonError(same_id, 409, "conflict"));
@@ -449,9 +451,9 @@ TEST_F(RunsTest, StatsCountErrorsLatencyTokensAndCost) {
   EXPECT_EQ(s.at("buckets").as_array()[3].at("run_count"), 4);
   EXPECT_EQ(s.at("buckets").as_array()[0].at("run_count"), 0);
   for (std::string_view interval : {"soon", "0.5us", "99999999999999999999h", "0s"}) {
-    EXPECT_TRUE(isJsonError(get(port(), "/api/v1/sessions/" + session +
-                                            "/stats?interval=" + std::string(interval)),
-                            400, "invalid_request"))
+    EXPECT_TRUE(isJsonError(
+        get(port(), "/api/v1/sessions/" + session + "/stats?interval=" + std::string(interval)),
+        400, "invalid_request"))
         << interval;
   }
 }
@@ -472,9 +474,8 @@ TEST_F(RunsTest, RunsListCommandPrintsATableAndJsonLines) {
   EXPECT_NE(table.out.find("Error: exploded"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("fine"), std::string::npos) << table.out;
 
-  const CommandResult lines =
-      runPharos({"runs", "list", "--project", "cli", "--filter", "eq(status, \"error\")",
-                 "--json", "--data", data});
+  const CommandResult lines = runPharos({"runs", "list", "--project", "cli", "--filter",
+                                         "eq(status, \"error\")", "--json", "--data", data});
   ASSERT_EQ(lines.status.exit_code, 0) << lines.err;
   const json::value only = json::parse(lines.out);  // exactly one line, one run
   EXPECT_EQ(only.at("id"), json::value(failed));
@@ -489,13 +490,38 @@ TEST_F(RunsTest, RunsListCommandPrintsATableAndJsonLines) {
   EXPECT_NE(unknown.err.find("no project is called \"nope\""), std::string::npos) << unknown.err;
 }
 
+// An oversized ingest is refused on its head (Content-Length) or as it streams (chunked), and the
+// server keeps serving.
+TEST(RunsLimitsTest, OversizedIngestBodiesAre413) {
+  PharosServer server{ServeOptions{.sets = {"server.max_body_bytes=4KiB"}}};
+  ASSERT_TRUE(server.start());
+  const std::string id = runId(600);
+  json::object run = runJson(id, {id}, "big", "root");
+  run["inputs"] = {{"text", std::string(8192, 'x')}};
+  const std::string big = multipartBody("B", {{"post." + id, json::serialize(run)}});
+  const HttpResponse sized = fetch(server.port(), "POST", "/api/v1/runs/multipart",
+                                   {{"content-type", "multipart/form-data; boundary=B"}}, big);
+  EXPECT_EQ(sized.status, 413) << sized.body;
+  HttpConnection connection(server.port());
+  ASSERT_TRUE(connection.send(
+      "POST /api/v1/runs/multipart HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "Content-Type: multipart/form-data; boundary=B\r\n\r\n" +
+      fmt::format("{:x}\r\n", big.size()) + big + "\r\n0\r\n\r\n"));
+  const auto streamed = connection.readResponse();
+  ASSERT_TRUE(streamed) << connection.lastError();
+  EXPECT_EQ(streamed->status, 413) << streamed->body;
+  EXPECT_EQ(get(server.port(), "/api/v1/runs/" + id).status, 404) << "nothing half-stored";
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+}
+
 // Two workspaces on one server: runs, projects and traces never cross.
 TEST(RunsTenancyTest, WorkspacesNeverSeeEachOthersRuns) {
   TempDir data;
   std::string keys[2];
   for (int i = 0; i < 2; ++i) {
-    const CommandResult created = runPharos(
-        {"keys", "create", "--workspace", i == 0 ? "acme" : "globex", "--data", data.path().string()});
+    const CommandResult created =
+        runPharos({"keys", "create", "--workspace", i == 0 ? "acme" : "globex", "--data",
+                   data.path().string()});
     ASSERT_EQ(created.status.exit_code, 0) << created.err;
     std::smatch match;
     ASSERT_TRUE(std::regex_search(created.out, match, std::regex(R"(\n  (phk_\S+)\n)")));
@@ -514,14 +540,14 @@ TEST(RunsTenancyTest, WorkspacesNeverSeeEachOthersRuns) {
   EXPECT_EQ(fetch(server.port(), "GET", "/api/v1/runs/" + id, globex).status, 404);
   EXPECT_EQ(fetch(server.port(), "GET", "/api/v1/traces/" + id, globex).status, 404);
   EXPECT_EQ(fetch(server.port(), "GET", "/api/v1/sessions?name=shared-name", globex).body, "[]");
-  const HttpResponse all =
-      fetch(server.port(), "POST", "/api/v1/runs/query", globex, R"j({"filter":"search(\"secret\")"})j");
+  const HttpResponse all = fetch(server.port(), "POST", "/api/v1/runs/query", globex,
+                                 R"j({"filter":"search(\"secret\")"})j");
   ASSERT_EQ(all.status, 200) << all.body;
   EXPECT_TRUE(all.json().at("runs").as_array().empty()) << all.body;
   // The same project name in the other workspace is a different project.
-  ASSERT_EQ(fetch(server.port(), "POST", "/api/v1/sessions", globex, R"({"name":"shared-name"})")
-                .status,
-            200);
+  ASSERT_EQ(
+      fetch(server.port(), "POST", "/api/v1/sessions", globex, R"({"name":"shared-name"})").status,
+      200);
 }
 
 // A 2xx on ingest means the runs are on disk: kill -9 in the middle of a load, restart, and
@@ -548,9 +574,8 @@ TEST(RunsDurabilityTest, EveryAcknowledgedRunSurvivesSigkill) {
             posts.push_back(runJson(id, {id}, "durable", "r"));
           }
           try {
-            const HttpResponse response =
-                fetch(server.port(), "POST", "/api/v1/runs/batch", kJson,
-                      json::serialize(json::object{{"post", posts}}));
+            const HttpResponse response = fetch(server.port(), "POST", "/api/v1/runs/batch", kJson,
+                                                json::serialize(json::object{{"post", posts}}));
             if (response.status == 202) {
               std::lock_guard lock(mutex);
               acknowledged.insert(ids.begin(), ids.end());
@@ -589,9 +614,9 @@ TEST(RunsDurabilityTest, EveryAcknowledgedRunSurvivesSigkill) {
   for (std::size_t at = 0; at < ids.size(); at += 100) {
     json::array chunk;
     for (std::size_t i = at; i < std::min(ids.size(), at + 100); ++i) chunk.emplace_back(ids[i]);
-    const HttpResponse response =
-        fetch(restarted.port(), "POST", "/api/v1/runs/query", kJson,
-              json::serialize(json::object{{"id", chunk}, {"limit", 100}, {"select", json::array{}}}));
+    const HttpResponse response = fetch(
+        restarted.port(), "POST", "/api/v1/runs/query", kJson,
+        json::serialize(json::object{{"id", chunk}, {"limit", 100}, {"select", json::array{}}}));
     ASSERT_EQ(response.status, 200) << response.body;
     found += response.json().at("runs").as_array().size();
   }

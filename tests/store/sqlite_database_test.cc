@@ -571,9 +571,10 @@ TEST_F(SqliteDatabaseTest, NewerSchemaIsRefused) {
   execWithPlainSqlite(path_, "INSERT INTO schema_migrations VALUES (7, 'from the future', 0)");
   auto pharos = SqliteDatabase::open(path_, {});
   ASSERT_FALSE(pharos.ok());
-  EXPECT_NE(pharos.error().message.find(fmt::format(
-                "written by a newer Pharos (schema 7, this build knows {})", pharosMigrations().size())),
-            std::string::npos)
+  EXPECT_NE(
+      pharos.error().message.find(fmt::format(
+          "written by a newer Pharos (schema 7, this build knows {})", pharosMigrations().size())),
+      std::string::npos)
       << pharos.error().message;
 }
 

@@ -32,9 +32,10 @@ std::string body(std::vector<std::string> parts) {
 }
 
 TEST(BatchBodyTest, PostsThenPatchesWithUnknownKeysWarned) {
-  const std::string text = std::string(R"({"patch":[{"id":")") + std::string(kA) +
-                           R"(","end_time":1795725929125}],"post":[{"id":")" + std::string(kA) +
-                           R"(","name":"n","start_time":1795725929000,"inputs":{"x":1}}],"extra":1})";
+  const std::string text =
+      std::string(R"({"patch":[{"id":")") + std::string(kA) +
+      R"(","end_time":1795725929125}],"post":[{"id":")" + std::string(kA) +
+      R"(","name":"n","start_time":1795725929000,"inputs":{"x":1}}],"extra":1})";
   auto batch = decodeBatchBody(text, prices());
   ASSERT_TRUE(batch.ok()) << batch.error().message;
   ASSERT_EQ(batch->runs.size(), 2u);
@@ -47,8 +48,8 @@ TEST(BatchBodyTest, PostsThenPatchesWithUnknownKeysWarned) {
 }
 
 TEST(BatchBodyTest, BadRunsAreRejectedByIndex) {
-  const std::string text = std::string(R"({"post":[{"id":"nope"},{"id":")") + std::string(kB) +
-                           R"("}, 7]})";
+  const std::string text =
+      std::string(R"({"post":[{"id":"nope"},{"id":")") + std::string(kB) + R"("}, 7]})";
   auto batch = decodeBatchBody(text, prices());
   ASSERT_TRUE(batch.ok());
   ASSERT_EQ(batch->runs.size(), 1u);

@@ -15,7 +15,8 @@ namespace {
 
 namespace json = boost::json;
 
-Span span(std::string_view attributes_json, std::string_view resource_json = R"({"service.name":"chatbot"})") {
+Span span(std::string_view attributes_json,
+          std::string_view resource_json = R"({"service.name":"chatbot"})") {
   Span s;
   s.trace_id = "5b8efff798038103d269b633813fc60c";
   s.span_id = "eee19b7ec3c1b175";
@@ -61,7 +62,7 @@ TEST(SpanToRunTest, GenAiSpanGivesModelTokensAndComputedCost) {
       "gen_ai.usage.cache_read.input_tokens": 800,
       "gen_ai.input.messages": "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"hi\"}]}]",
       "gen_ai.output.messages": [{"role": "assistant"}]})"),
-                                   "");
+                                  "");
   EXPECT_EQ(run.run_type, "llm");
   EXPECT_EQ(run.inputs->at("messages").at(0).at("role"), "user") << "a JSON string is parsed";
   EXPECT_EQ(run.outputs->at("messages").at(0).at("role"), "assistant");
@@ -88,7 +89,7 @@ TEST(SpanToRunTest, OpenInferenceSpanWithReportedCost) {
       "llm.token_count.prompt": 10, "llm.token_count.completion": 20, "llm.token_count.total": 30,
       "llm.cost.total": 0.5, "input.value": "{\"question\":\"why\"}", "input.mime_type": "application/json",
       "output.value": "because", "session.id": "conv-7", "tag.tags": ["a", "b"]})"),
-                                   "");
+                                  "");
   EXPECT_EQ(run.run_type, "llm");
   EXPECT_EQ(run.inputs->at("question"), "why");
   EXPECT_EQ(run.outputs->at("output"), "because");
@@ -112,11 +113,11 @@ TEST(SpanToRunTest, OpenLlmetryFlattenedPromptsAndVercelTokens) {
       {"role":"system","content":"be brief"},{"role":"user","content":"hi"}]})"));
   EXPECT_EQ(flattened.outputs->at("messages").at(0).at("content"), "hello");
 
-  const RunFields vercel = spanToRun(
-      span(R"({"ai.model.id": "gpt-4o", "ai.model.provider": "openai.chat",
+  const RunFields vercel =
+      spanToRun(span(R"({"ai.model.id": "gpt-4o", "ai.model.provider": "openai.chat",
                "ai.usage.promptTokens": 7, "ai.usage.completionTokens": 3,
                "ai.response.text": "ok"})"),
-      "");
+                "");
   EXPECT_EQ(vercel.run_type, "llm") << "a model makes it an LLM call";
   const RunRow row = stored(vercel);
   EXPECT_EQ(row.fields.total_tokens->value, 10);
@@ -144,11 +145,11 @@ TEST(SpanToRunTest, SeedAttributesAreKeptAsFilterableMetadata) {
 TEST(SpanToRunTest, ErrorStatusEventsAndHugeValuesOutOfTheIndex) {
   Span s = span(R"({"prompt": ")" + std::string(5000, 'x') + R"("})");
   s.status_code = StatusCode::kError;
-  s.events.push_back(json::object{
-      {"name", "exception"},
-      {"time_unix_nano", 1795725929300000000ULL},
-      {"attributes", json::object{{"exception.type", "RateLimitError"},
-                                  {"exception.message", "429 Too Many Requests"}}}});
+  s.events.push_back(
+      json::object{{"name", "exception"},
+                   {"time_unix_nano", 1795725929300000000ULL},
+                   {"attributes", json::object{{"exception.type", "RateLimitError"},
+                                               {"exception.message", "429 Too Many Requests"}}}});
   const RunFields run = spanToRun(s, "");
   EXPECT_EQ(run.error, "RateLimitError: 429 Too Many Requests");
   ASSERT_TRUE(run.events);

@@ -3,11 +3,10 @@
 // (filter, trace_filter, tree_filter), ordering and field selection.
 #include "tracing/store/run_store.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
-#include <fmt/format.h>
-
 #include <set>
 
 #include "store/store_test_util.h"
@@ -23,7 +22,9 @@ using store::sqlite::SqliteDatabase;
 
 constexpr std::string_view kWorkspace = "ws-1";
 
-std::string id(int n) { return fmt::format("01a2199b-2a7f-7000-8000-{:012x}", n); }
+std::string id(int n) {
+  return fmt::format("01a2199b-2a7f-7000-8000-{:012x}", n);
+}
 
 class RunStoreTest : public ::testing::Test {
  protected:
@@ -142,10 +143,10 @@ TEST_F(RunStoreTest, TagsUnionAndEveryPayloadTextIsSearchable) {
 }
 
 TEST_F(RunStoreTest, AnUnknownSessionIdRejectsOnlyThatRun) {
-  const IngestOutcome outcome = ingest(
-      {{runText(3, "good"), RunOp::kPost},
-       {runText(4, "lost", R"(,"session_id":"01a2199b-2a7f-7000-8000-00000000ffff")"),
-        RunOp::kPost}});
+  const IngestOutcome outcome =
+      ingest({{runText(3, "good"), RunOp::kPost},
+              {runText(4, "lost", R"(,"session_id":"01a2199b-2a7f-7000-8000-00000000ffff")"),
+               RunOp::kPost}});
   EXPECT_EQ(outcome.stored, 1u);
   ASSERT_EQ(outcome.rejected.size(), 1u);
   EXPECT_NE(outcome.rejected[0].message.find("session_id: no project has the id"),
@@ -172,13 +173,15 @@ TEST_F(RunStoreTest, TraceAndTreeFiltersLookAtTheWholeTrace) {
   by_root.is_root = false;
   EXPECT_EQ(names(by_root), (std::vector<std::string>{"c2"}));
   // A root whose id is not the trace id (as OTLP spans are stored) is still the trace's root.
-  ingest({{fmt::format(R"({{"id":"{}","name":"r3","trace_id":"{}","start_time":1,"session_name":"p"}})",
-                       id(31), id(30)),
-           RunOp::kPost},
-          {fmt::format(
-               R"({{"id":"{}","name":"c3","trace_id":"{}","parent_run_id":"{}","start_time":2,"session_name":"p"}})",
-               id(32), id(30), id(31)),
-           RunOp::kPost}});
+  ingest(
+      {{fmt::format(
+            R"({{"id":"{}","name":"r3","trace_id":"{}","start_time":1,"session_name":"p"}})",
+            id(31), id(30)),
+        RunOp::kPost},
+       {fmt::format(
+            R"({{"id":"{}","name":"c3","trace_id":"{}","parent_run_id":"{}","start_time":2,"session_name":"p"}})",
+            id(32), id(30), id(31)),
+        RunOp::kPost}});
   RunQuery otlp_root;
   otlp_root.trace_filter = filter(R"(eq(name, "r3"))");
   otlp_root.is_root = false;
@@ -228,11 +231,10 @@ TEST_F(RunStoreTest, CommonAndRareSideTableFiltersAgree) {
   std::vector<std::pair<std::string, RunOp>> payloads;
   for (int n = 1; n <= 5100; ++n) {
     const bool rare = n % 1700 == 0;  // 1700, 3400, 5100
-    payloads.emplace_back(
-        runText(1000 + n, fmt::format("r{}", n),
-                rare ? R"(,"tags":["common","rare"],"inputs":{"q":"zebra"})"
-                     : R"(,"tags":["common"],"inputs":{"q":"horse"})"),
-        RunOp::kPost);
+    payloads.emplace_back(runText(1000 + n, fmt::format("r{}", n),
+                                  rare ? R"(,"tags":["common","rare"],"inputs":{"q":"zebra"})"
+                                       : R"(,"tags":["common"],"inputs":{"q":"horse"})"),
+                          RunOp::kPost);
   }
   ASSERT_EQ(ingest(std::move(payloads)).stored, 5100u);
   RunQuery common;
@@ -282,8 +284,8 @@ TEST_F(RunStoreTest, RunsWithoutStartTimePageLikeAnyOther) {
 TEST_F(RunStoreTest, ARunStaysInTheProjectItWasFirstStoredIn) {
   ingest({{fmt::format(R"({{"id":"{}","session_name":"first"}})", id(60)), RunOp::kPatch}});
   ingest({{fmt::format(R"({{"id":"{}","name":"x","start_time":1}})", id(60)), RunOp::kPost}});
-  ingest({{fmt::format(R"({{"id":"{}","name":"x","session_name":"other"}})", id(60)),
-           RunOp::kPost}});
+  ingest(
+      {{fmt::format(R"({{"id":"{}","name":"x","session_name":"other"}})", id(60)), RunOp::kPost}});
   EXPECT_EQ(column("SELECT s.name FROM runs r JOIN sessions s ON s.seq = r.session"),
             (std::vector<std::string>{"first"}));
 }

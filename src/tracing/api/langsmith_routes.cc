@@ -11,12 +11,12 @@
 
 #include "core/ids.h"
 #include "core/json_text.h"
-#include "core/time.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "http/multipart.h"
 #include "tracing/ingest/langsmith_ingest.h"
-#include "tracing/query/filter_validate.h"
 #include "tracing/json_text.h"
+#include "tracing/query/filter_validate.h"
 
 namespace pharos::tracing {
 
@@ -68,8 +68,7 @@ std::string lowerUuid(std::string_view text) {
 Result<std::string> uuidParam(const Request& request, std::string_view name) {
   const std::string_view value = request.param(name);
   if (!core::isUuid(value)) {
-    return Error::invalidArgument(
-        fmt::format("{}: not a UUID: {}", name, core::jsonString(value)));
+    return Error::invalidArgument(fmt::format("{}: not a UUID: {}", name, core::jsonString(value)));
   }
   return lowerUuid(value);
 }
@@ -92,8 +91,7 @@ Result<std::optional<std::string>> optionalUuid(const json::object& body, std::s
   auto text = optionalString(body, key);
   if (!text || !*text) return text;
   if (!core::isUuid(**text)) {
-    return Error::invalidArgument(
-        fmt::format("{}: not a UUID: {}", key, core::jsonString(**text)));
+    return Error::invalidArgument(fmt::format("{}: not a UUID: {}", key, core::jsonString(**text)));
   }
   return std::optional<std::string>(lowerUuid(**text));
 }
@@ -101,7 +99,8 @@ Result<std::optional<std::string>> optionalUuid(const json::object& body, std::s
 Result<std::optional<bool>> optionalBool(const json::object& body, std::string_view key) {
   const json::value* value = present(body, key);
   if (value == nullptr) return std::optional<bool>();
-  if (!value->is_bool()) return Error::invalidArgument(fmt::format("{}: expected true or false", key));
+  if (!value->is_bool())
+    return Error::invalidArgument(fmt::format("{}: expected true or false", key));
   return std::optional<bool>(value->get_bool());
 }
 
@@ -144,8 +143,8 @@ Result<std::optional<std::int64_t>> optionalTime(const json::object& body, std::
   if (value->is_string()) {
     auto micros = query::parseTimestampMicros(value->get_string());
     if (!micros) {
-      return Error::invalidArgument(fmt::format("{}: not an ISO-8601 time: {}", key,
-                                                core::jsonString(value->get_string())));
+      return Error::invalidArgument(
+          fmt::format("{}: not an ISO-8601 time: {}", key, core::jsonString(value->get_string())));
     }
     return std::optional<std::int64_t>(*micros);
   }
@@ -165,7 +164,8 @@ Result<std::optional<std::size_t>> optionalCount(const json::object& body, std::
   if (value == nullptr) return std::optional<std::size_t>();
   std::int64_t n = -1;
   if (value->is_int64()) n = value->get_int64();
-  if (value->is_uint64() && value->get_uint64() <= max) n = static_cast<std::int64_t>(value->get_uint64());
+  if (value->is_uint64() && value->get_uint64() <= max)
+    n = static_cast<std::int64_t>(value->get_uint64());
   if (value->is_double()) {
     const double d = value->get_double();
     if (d >= 1 && d <= static_cast<double>(max) && d == std::floor(d)) {
@@ -173,7 +173,8 @@ Result<std::optional<std::size_t>> optionalCount(const json::object& body, std::
     }
   }
   if (n < 1 || static_cast<std::size_t>(n) > max) {
-    return Error::invalidArgument(fmt::format("{}: expected a whole number from 1 to {}", key, max));
+    return Error::invalidArgument(
+        fmt::format("{}: expected a whole number from 1 to {}", key, max));
   }
   return std::optional<std::size_t>(static_cast<std::size_t>(n));
 }
@@ -196,11 +197,11 @@ Result<query::FilterExpr> filterParam(const json::object& body, std::string_view
 
 Result<RunQuery> parseRunQuery(const json::object& body) {
   RunQuery q;
-#define PHAROS_TRY(target, expr)                      \
-  do {                                                \
-    auto _r = (expr);                                 \
-    if (!_r) return std::move(_r).error();            \
-    target = std::move(_r).value();                   \
+#define PHAROS_TRY(target, expr)           \
+  do {                                     \
+    auto _r = (expr);                      \
+    if (!_r) return std::move(_r).error(); \
+    target = std::move(_r).value();        \
   } while (false)
   PHAROS_TRY(q.session_ids, uuidList(body, "session"));
   PHAROS_TRY(q.filter, filterParam(body, "filter"));
@@ -266,10 +267,10 @@ Result<RunQuery> parseRunQuery(const json::object& body) {
                                 {query::Node{query::Literal{std::string(text->get_string()), 0}}},
                                 0};
       if (q.filter.root) {
-        q.filter.root = query::Call{query::Function::kAnd,
-                                    {query::Node{std::move(*q.filter.root)},
-                                     query::Node{std::move(*search.root)}},
-                                    0};
+        q.filter.root = query::Call{
+            query::Function::kAnd,
+            {query::Node{std::move(*q.filter.root)}, query::Node{std::move(*search.root)}},
+            0};
       } else {
         q.filter = std::move(search);
       }
@@ -303,9 +304,8 @@ Response ingestResponse(const IngestOutcome& outcome,
   }
   std::string body = R"({"error":{"type":"invalid_runs","message":)";
   core::appendJsonString(
-      body, fmt::format("{} of {} runs rejected; the others were stored. First: {}: {}",
-                        all.size(), all.size() + outcome.stored, all.front().origin,
-                        all.front().message));
+      body, fmt::format("{} of {} runs rejected; the others were stored. First: {}: {}", all.size(),
+                        all.size() + outcome.stored, all.front().origin, all.front().message));
   body += fmt::format(R"(}},"stored":{},"warnings":{},"rejected":[)", outcome.stored,
                       warningsJson(warnings));
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -331,7 +331,8 @@ json::object projectJson(const Project& p, const std::string& workspace_id,
   out["reference_dataset_id"] =
       p.reference_dataset_id ? json::value(*p.reference_dataset_id) : json::value(nullptr);
   out["start_time"] = core::formatIso8601Micros(p.start_time);
-  out["end_time"] = p.end_time ? json::value(core::formatIso8601Micros(*p.end_time)) : json::value(nullptr);
+  out["end_time"] =
+      p.end_time ? json::value(core::formatIso8601Micros(*p.end_time)) : json::value(nullptr);
   if (stats) {
     out["run_count"] = stats->run_count;
     out["error_rate"] = stats->run_count > 0 ? static_cast<double>(stats->error_count) /
@@ -355,9 +356,8 @@ json::object statsJson(const ProjectStats& s) {
   json::object out;
   out["run_count"] = s.run_count;
   out["error_count"] = s.error_count;
-  out["error_rate"] = s.run_count > 0 ? static_cast<double>(s.error_count) /
-                                            static_cast<double>(s.run_count)
-                                      : 0.0;
+  out["error_rate"] =
+      s.run_count > 0 ? static_cast<double>(s.error_count) / static_cast<double>(s.run_count) : 0.0;
   const auto opt = [](const std::optional<double>& v) {
     return v ? json::value(*v) : json::value(nullptr);
   };
@@ -452,9 +452,9 @@ Result<std::int64_t> durationParam(std::string_view text, std::string_view name)
   auto seconds = query::parseDurationSeconds(text);
   // At least a microsecond (the unit of stored times), at most ten years.
   if (!seconds || *seconds < 1e-6 || *seconds > 10 * 366 * 86400.0) {
-    return Error::invalidArgument(fmt::format(
-        "{}: expected a duration such as \"15m\", \"1h\" or \"30s\", got {}", name,
-        core::jsonString(text)));
+    return Error::invalidArgument(
+        fmt::format("{}: expected a duration such as \"15m\", \"1h\" or \"30s\", got {}", name,
+                    core::jsonString(text)));
   }
   return static_cast<std::int64_t>(*seconds * 1e6);
 }
@@ -487,21 +487,19 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
     info["license_expiration_time"] = nullptr;
     return json::serialize(info);
   }();
-  router.add(http::Verb::get, "/api/v1/info",
-             [info_body](Request&) -> http::Awaitable<Response> {
-               co_return Response::json(200, info_body);
-             });
+  router.add(http::Verb::get, "/api/v1/info", [info_body](Request&) -> http::Awaitable<Response> {
+    co_return Response::json(200, info_body);
+  });
 
   // ---- ingest ----
 
-  router.add(http::Verb::post, "/api/v1/runs",
-             [store](Request& request) -> http::Awaitable<Response> {
-               auto body = parseBody(request);
-               if (!body) co_return Response::fromError(body.error());
-               auto response = co_await ingestOne(*store, request,
-                                                  parseRunJson(*body, RunOp::kPost));
-               co_return response;
-             });
+  router.add(
+      http::Verb::post, "/api/v1/runs", [store](Request& request) -> http::Awaitable<Response> {
+        auto body = parseBody(request);
+        if (!body) co_return Response::fromError(body.error());
+        auto response = co_await ingestOne(*store, request, parseRunJson(*body, RunOp::kPost));
+        co_return response;
+      });
 
   router.add(http::Verb::patch, "/api/v1/runs/{run_id}",
              [store](Request& request) -> http::Awaitable<Response> {
@@ -509,8 +507,8 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                if (!id) co_return Response::fromError(id.error());
                auto body = parseBody(request);
                if (!body) co_return Response::fromError(body.error());
-               auto response = co_await ingestOne(*store, request,
-                                                  parseRunJson(*body, RunOp::kPatch, *id));
+               auto response =
+                   co_await ingestOne(*store, request, parseRunJson(*body, RunOp::kPatch, *id));
                co_return response;
              });
 
@@ -531,9 +529,9 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                if (!boundary) co_return Response::fromError(boundary.error());
                auto batch = decodeMultipartBody(request.body(), *boundary, store->prices());
                if (!batch) co_return Response::fromError(batch.error());
-               auto outcome = co_await store->ingest(request.identity().workspace_id,
-                                                     std::move(batch->runs),
-                                                     std::move(batch->attachments));
+               auto outcome =
+                   co_await store->ingest(request.identity().workspace_id, std::move(batch->runs),
+                                          std::move(batch->attachments));
                if (!outcome) co_return Response::fromError(outcome.error());
                co_return ingestResponse(*outcome, batch->rejected, batch->warnings);
              });
@@ -544,8 +542,8 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
              [store](Request& request) -> http::Awaitable<Response> {
                auto id = uuidParam(request, "run_id");
                if (!id) co_return Response::fromError(id.error());
-               auto run = co_await store->getRun(request.identity().workspace_id, *id,
-                                                 baseUrl(request));
+               auto run =
+                   co_await store->getRun(request.identity().workspace_id, *id, baseUrl(request));
                if (!run) co_return Response::fromError(run.error());
                co_return Response::json(200, std::move(run).value());
              });
@@ -558,9 +556,8 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                                                           std::string(request.param("name")));
                if (!found) co_return Response::fromError(found.error());
                if (!*found) {
-                 co_return Response::fromError(Error::notFound(
-                     fmt::format("run {} has no attachment {}", *id,
-                                 core::jsonString(request.param("name")))));
+                 co_return Response::fromError(Error::notFound(fmt::format(
+                     "run {} has no attachment {}", *id, core::jsonString(request.param("name")))));
                }
                // Served as a download, never rendered: an attachment is untrusted content.
                Response response =
@@ -606,8 +603,7 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
   // ---- projects ("sessions") ----
 
   router.add(
-      http::Verb::post, "/api/v1/sessions",
-      [store](Request& request) -> http::Awaitable<Response> {
+      http::Verb::post, "/api/v1/sessions", [store](Request& request) -> http::Awaitable<Response> {
         auto body = parseObjectBody(request);
         if (!body) co_return Response::fromError(body.error());
         Project project;
@@ -639,17 +635,15 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
         if (!end) co_return Response::fromError(end.error());
         project.end_time = *end;
         const auto upsert = request.query("upsert");
-        auto created = co_await store->createProject(request.identity().workspace_id,
-                                                     std::move(project),
-                                                     upsert && *upsert == "true");
+        auto created = co_await store->createProject(
+            request.identity().workspace_id, std::move(project), upsert && *upsert == "true");
         if (!created) co_return Response::fromError(created.error());
         co_return Response::json(
             200, json::serialize(projectJson(*created, request.identity().workspace_id, {})));
       });
 
   router.add(
-      http::Verb::get, "/api/v1/sessions",
-      [store](Request& request) -> http::Awaitable<Response> {
+      http::Verb::get, "/api/v1/sessions", [store](Request& request) -> http::Awaitable<Response> {
         ProjectListQuery q;
         for (std::string& id : request.queryAll("id")) {
           if (!core::isUuid(id)) {
@@ -661,9 +655,8 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
         q.name = request.query("name");
         q.name_contains = request.query("name_contains");
         q.reference_dataset_id = request.query("reference_dataset");
-        for (auto [key, target, max] :
-             {std::tuple{"offset", &q.offset, std::size_t{1} << 40},
-              std::tuple{"limit", &q.limit, kMaxProjectLimit}}) {
+        for (auto [key, target, max] : {std::tuple{"offset", &q.offset, std::size_t{1} << 40},
+                                        std::tuple{"limit", &q.limit, kMaxProjectLimit}}) {
           if (auto text = request.query(key)) {
             std::size_t n = 0;
             auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
@@ -704,8 +697,8 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                  if (!computed) co_return Response::fromError(computed.error());
                  stats = *computed;
                }
-               co_return Response::json(
-                   200, json::serialize(projectJson(*project, workspace, stats)));
+               co_return Response::json(200,
+                                        json::serialize(projectJson(*project, workspace, stats)));
              });
 
   router.add(
@@ -745,62 +738,61 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
              [store](Request& request) -> http::Awaitable<Response> {
                auto id = uuidParam(request, "session_id");
                if (!id) co_return Response::fromError(id.error());
-               auto deleted =
-                   co_await store->deleteProject(request.identity().workspace_id, *id);
+               auto deleted = co_await store->deleteProject(request.identity().workspace_id, *id);
                if (!deleted) co_return Response::fromError(deleted.error());
                co_return Response::json(200, "{}");
              });
 
-  router.add(
-      http::Verb::get, "/api/v1/sessions/{session_id}/stats",
-      [store](Request& request) -> http::Awaitable<Response> {
-        auto id = uuidParam(request, "session_id");
-        if (!id) co_return Response::fromError(id.error());
-        StatsQuery q;
-        q.to = nowMicros() + 1;
-        q.from = q.to - 24LL * 3600 * 1'000'000;
-        q.interval = 3600LL * 1'000'000;
-        if (auto text = request.query("start_time")) {
-          auto t = timeQueryParam(*text, "start_time");
-          if (!t) co_return Response::fromError(t.error());
-          q.from = *t;
-        }
-        if (auto text = request.query("end_time")) {
-          auto t = timeQueryParam(*text, "end_time");
-          if (!t) co_return Response::fromError(t.error());
-          q.to = *t;
-        }
-        if (auto text = request.query("interval")) {
-          auto d = durationParam(*text, "interval");
-          if (!d) co_return Response::fromError(d.error());
-          q.interval = *d;
-        }
-        if (q.to <= q.from) {
-          co_return Response::fromError(
-              Error::invalidArgument("end_time: must be after start_time"));
-        }
-        if ((q.to - q.from) / q.interval >= kMaxStatsBuckets) {
-          co_return Response::fromError(Error::invalidArgument(fmt::format(
-              "interval: the range would have more than {} buckets; use a longer interval",
-              kMaxStatsBuckets)));
-        }
-        auto stats = co_await store->projectStatsOverTime(request.identity().workspace_id, *id, q);
-        if (!stats) co_return Response::fromError(stats.error());
-        json::object out;
-        out["session_id"] = *id;
-        out["start_time"] = core::formatIso8601Micros(q.from);
-        out["end_time"] = core::formatIso8601Micros(q.to);
-        out["interval_seconds"] = static_cast<double>(q.interval) / 1e6;
-        out["total"] = statsJson(stats->total);
-        json::array buckets;
-        for (const StatsBucket& b : stats->buckets) {
-          json::object bucket = statsJson(b.stats);
-          bucket["start_time"] = core::formatIso8601Micros(b.start);
-          buckets.push_back(std::move(bucket));
-        }
-        out["buckets"] = std::move(buckets);
-        co_return Response::json(200, json::serialize(out));
-      });
+  router.add(http::Verb::get, "/api/v1/sessions/{session_id}/stats",
+             [store](Request& request) -> http::Awaitable<Response> {
+               auto id = uuidParam(request, "session_id");
+               if (!id) co_return Response::fromError(id.error());
+               StatsQuery q;
+               q.to = nowMicros() + 1;
+               q.from = q.to - 24LL * 3600 * 1'000'000;
+               q.interval = 3600LL * 1'000'000;
+               if (auto text = request.query("start_time")) {
+                 auto t = timeQueryParam(*text, "start_time");
+                 if (!t) co_return Response::fromError(t.error());
+                 q.from = *t;
+               }
+               if (auto text = request.query("end_time")) {
+                 auto t = timeQueryParam(*text, "end_time");
+                 if (!t) co_return Response::fromError(t.error());
+                 q.to = *t;
+               }
+               if (auto text = request.query("interval")) {
+                 auto d = durationParam(*text, "interval");
+                 if (!d) co_return Response::fromError(d.error());
+                 q.interval = *d;
+               }
+               if (q.to <= q.from) {
+                 co_return Response::fromError(
+                     Error::invalidArgument("end_time: must be after start_time"));
+               }
+               if ((q.to - q.from) / q.interval >= kMaxStatsBuckets) {
+                 co_return Response::fromError(Error::invalidArgument(fmt::format(
+                     "interval: the range would have more than {} buckets; use a longer interval",
+                     kMaxStatsBuckets)));
+               }
+               auto stats =
+                   co_await store->projectStatsOverTime(request.identity().workspace_id, *id, q);
+               if (!stats) co_return Response::fromError(stats.error());
+               json::object out;
+               out["session_id"] = *id;
+               out["start_time"] = core::formatIso8601Micros(q.from);
+               out["end_time"] = core::formatIso8601Micros(q.to);
+               out["interval_seconds"] = static_cast<double>(q.interval) / 1e6;
+               out["total"] = statsJson(stats->total);
+               json::array buckets;
+               for (const StatsBucket& b : stats->buckets) {
+                 json::object bucket = statsJson(b.stats);
+                 bucket["start_time"] = core::formatIso8601Micros(b.start);
+                 buckets.push_back(std::move(bucket));
+               }
+               out["buckets"] = std::move(buckets);
+               co_return Response::json(200, json::serialize(out));
+             });
 }
 
 }  // namespace pharos::tracing

@@ -40,7 +40,8 @@ Response exportResponse(Encoding encoding, std::int64_t rejected, const std::str
     if (rejected == 0) return Response::json(200, "{}");
     boost::json::object partial{{"rejectedSpans", std::to_string(rejected)},
                                 {"errorMessage", message}};
-    return Response::json(200, boost::json::serialize(boost::json::object{{"partialSuccess", partial}}));
+    return Response::json(200,
+                          boost::json::serialize(boost::json::object{{"partialSuccess", partial}}));
   }
   opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
   if (rejected > 0) {
@@ -80,8 +81,8 @@ void addOtlpRoutes(http::Router& router, std::shared_ptr<RunStore> store) {
         std::int64_t rejected = decoded->rejected;
         std::vector<std::string> reasons = std::move(decoded->reasons);
         if (!runs.empty()) {
-          auto outcome = co_await store->ingest(request.identity().workspace_id, std::move(runs),
-                                                {});
+          auto outcome =
+              co_await store->ingest(request.identity().workspace_id, std::move(runs), {});
           if (!outcome) co_return Response::fromError(outcome.error());
           rejected += static_cast<std::int64_t>(outcome->rejected.size());
           for (const RejectedRun& r : outcome->rejected) {

@@ -65,7 +65,8 @@ core::Result<DecodedBatch> decodeBatchBody(std::string_view body,
   boost::system::error_code ec;
   json::value root = parseRunJsonText(body, ec);
   if (ec) return Error::invalidArgument("body: not valid JSON: " + ec.message());
-  if (!root.is_object()) return Error::invalidArgument("body: expected a JSON object with post and patch arrays");
+  if (!root.is_object())
+    return Error::invalidArgument("body: expected a JSON object with post and patch arrays");
   DecodedBatch batch;
   for (const auto& item : root.get_object()) {
     const std::string_view key = item.key();
@@ -110,8 +111,9 @@ core::Result<DecodedBatch> decodeMultipartBody(std::string_view body, std::strin
     const std::size_t first_dot = name.find('.');
     const std::string_view kind = std::string_view(name).substr(0, first_dot);
     if (first_dot == std::string::npos) {
-      batch.rejected.push_back({name, "unknown part (expected post.{id}, patch.{id} or "
-                                      "attachment.{id}.{name})"});
+      batch.rejected.push_back({name,
+                                "unknown part (expected post.{id}, patch.{id} or "
+                                "attachment.{id}.{name})"});
       continue;
     }
     const std::string_view rest = std::string_view(name).substr(first_dot + 1);
@@ -123,8 +125,8 @@ core::Result<DecodedBatch> decodeMultipartBody(std::string_view body, std::strin
         continue;
       }
       if (!core::isUuid(raw_id)) {
-        batch.rejected.push_back({name, fmt::format("attachment: run id is not a UUID: {}",
-                                                    core::jsonString(raw_id))});
+        batch.rejected.push_back(
+            {name, fmt::format("attachment: run id is not a UUID: {}", core::jsonString(raw_id))});
         continue;
       }
       std::string id = lowerAscii(raw_id);
@@ -165,9 +167,10 @@ core::Result<DecodedBatch> decodeMultipartBody(std::string_view body, std::strin
       continue;
     }
     if (std::find(kFieldParts.begin(), kFieldParts.end(), field) == kFieldParts.end()) {
-      run.error = fmt::format("{}: unknown run field part {} (expected one of inputs, outputs, "
-                              "events, extra, error, serialized)",
-                              name, core::jsonString(field));
+      run.error = fmt::format(
+          "{}: unknown run field part {} (expected one of inputs, outputs, "
+          "events, extra, error, serialized)",
+          name, core::jsonString(field));
       continue;
     }
     run.fields[field] = std::move(value);

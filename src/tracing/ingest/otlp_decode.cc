@@ -7,8 +7,8 @@
 #include <charconv>
 #include <cmath>
 
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "core/json_text.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "tracing/json_text.h"
 
 namespace pharos::tracing::otlp {
@@ -30,7 +30,8 @@ struct Rejection {
 void reject(DecodedSpans& out, std::string_view span_name, const std::string& why) {
   ++out.rejected;
   if (out.reasons.size() < kMaxReasons) {
-    out.reasons.push_back(fmt::format("span {}: {}", core::jsonString(span_name.substr(0, 128)), why));
+    out.reasons.push_back(
+        fmt::format("span {}: {}", core::jsonString(span_name.substr(0, 128)), why));
   }
 }
 
@@ -168,7 +169,9 @@ bool protoSpan(const pb::trace::v1::Span& in, Span& out, std::string& why) {
   out.start_time_unix_nano = in.start_time_unix_nano();
   out.end_time_unix_nano = in.end_time_unix_nano();
   const int code = static_cast<int>(in.status().code());
-  out.status_code = code == 1 ? StatusCode::kOk : code == 2 ? StatusCode::kError : StatusCode::kUnset;
+  out.status_code = code == 1   ? StatusCode::kOk
+                    : code == 2 ? StatusCode::kError
+                                : StatusCode::kUnset;
   out.status_message = in.status().message();
   if (!keyValues(in.attributes(), out.attributes, 0, why)) return false;
   for (const auto& event : in.events()) {
@@ -396,7 +399,8 @@ bool jsonSpan(const json::object& in, Span& out, std::string& why) {
     }
   }
   // Attributes sent as a JSON object (a common exporter bug) would silently vanish: refuse them.
-  if (const json::value* attributes = field(in, "attributes"); attributes && !attributes->is_array()) {
+  if (const json::value* attributes = field(in, "attributes");
+      attributes && !attributes->is_array()) {
     return why = "attributes: expected a list of {key, value} objects", false;
   }
   if (!jsonKeyValues(arrayField(in, "attributes"), out.attributes, 0, why)) return false;
@@ -411,7 +415,7 @@ bool jsonSpan(const json::object& in, Span& out, std::string& why) {
       const json::value* name = field(e, "name");
       out.events.push_back(json::object{
           {"name", name != nullptr && name->is_string() ? json::value(name->get_string())
-                                                         : json::value("")},
+                                                        : json::value("")},
           {"time_unix_nano", *time},
           {"attributes", std::move(attributes)}});
     }

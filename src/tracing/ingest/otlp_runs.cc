@@ -89,9 +89,15 @@ std::string runType(const Span& span, bool has_model) {
   if (auto kind = firstString(span, {"langsmith.span.kind"})) return lower(*kind);
   if (auto kind = firstString(span, {"openinference.span.kind"})) {
     static const std::map<std::string, std::string, std::less<>> kOpenInference = {
-        {"llm", "llm"},       {"embedding", "embedding"}, {"chain", "chain"},
-        {"retriever", "retriever"}, {"reranker", "retriever"}, {"tool", "tool"},
-        {"agent", "chain"},   {"guardrail", "chain"},     {"evaluator", "chain"},
+        {"llm", "llm"},
+        {"embedding", "embedding"},
+        {"chain", "chain"},
+        {"retriever", "retriever"},
+        {"reranker", "retriever"},
+        {"tool", "tool"},
+        {"agent", "chain"},
+        {"guardrail", "chain"},
+        {"evaluator", "chain"},
         {"prompt", "prompt"}};
     if (auto it = kOpenInference.find(lower(*kind)); it != kOpenInference.end()) return it->second;
   }
@@ -128,8 +134,7 @@ std::optional<json::array> flattenedMessages(const Span& span, std::string_view 
   std::map<std::size_t, json::object> messages;
   for (const auto& item : span.attributes) {
     const std::string_view key = item.key();
-    if (!key.starts_with(prefix) || key.size() <= prefix.size() + 1 ||
-        key[prefix.size()] != '.') {
+    if (!key.starts_with(prefix) || key.size() <= prefix.size() + 1 || key[prefix.size()] != '.') {
       continue;
     }
     const std::string_view rest = key.substr(prefix.size() + 1);
@@ -149,10 +154,9 @@ std::optional<json::array> flattenedMessages(const Span& span, std::string_view 
 }
 
 // The run's inputs or outputs from the first recognised attribute, as an object.
-std::optional<json::value> content(const Span& span,
-                                   std::initializer_list<std::pair<std::string_view,
-                                                                   std::string_view>> sources,
-                                   std::initializer_list<std::string_view> flattened_prefixes) {
+std::optional<json::value> content(
+    const Span& span, std::initializer_list<std::pair<std::string_view, std::string_view>> sources,
+    std::initializer_list<std::string_view> flattened_prefixes) {
   for (const auto& [key, wrap] : sources) {
     const json::value* value = attribute(span, key);
     if (value == nullptr) continue;
@@ -238,9 +242,9 @@ RunFields spanToRun(const Span& span, std::string_view project_override) {
   for (const auto& item : span.attributes) metadata[item.key()] = item.value();
   metadata["otel.span_kind"] = span.kind;
 
-  const std::optional<std::string> model = firstString(
-      span, {"gen_ai.response.model", "gen_ai.request.model", "llm.model_name",
-             "llm.request.model_name", "ai.model.id", "model"});
+  const std::optional<std::string> model =
+      firstString(span, {"gen_ai.response.model", "gen_ai.request.model", "llm.model_name",
+                         "llm.request.model_name", "ai.model.id", "model"});
   run.run_type = runType(span, model.has_value());
   if (model) metadata["ls_model_name"] = *model;
   if (auto provider = firstString(span, {"gen_ai.provider.name", "gen_ai.system", "llm.provider",
@@ -254,9 +258,9 @@ RunFields spanToRun(const Span& span, std::string_view project_override) {
   // Usage: OTel's input count already includes cached tokens (and output includes reasoning), so
   // the details are recorded beside the counts, never added to them.
   json::object usage;
-  if (auto n = firstCount(span, {"gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
-                                 "llm.token_count.prompt", "ai.usage.promptTokens",
-                                 "ai.usage.inputTokens"})) {
+  if (auto n = firstCount(
+          span, {"gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
+                 "llm.token_count.prompt", "ai.usage.promptTokens", "ai.usage.inputTokens"})) {
     usage["input_tokens"] = *n;
   }
   if (auto n = firstCount(span, {"gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
@@ -269,9 +273,9 @@ RunFields spanToRun(const Span& span, std::string_view project_override) {
     usage["total_tokens"] = *n;
   }
   json::object input_details;
-  if (auto n = firstCount(span, {"gen_ai.usage.cache_read.input_tokens",
-                                 "llm.token_count.prompt_details.cache_read",
-                                 "ai.usage.cachedInputTokens"})) {
+  if (auto n = firstCount(
+          span, {"gen_ai.usage.cache_read.input_tokens",
+                 "llm.token_count.prompt_details.cache_read", "ai.usage.cachedInputTokens"})) {
     input_details["cache_read"] = *n;
   }
   if (auto n = firstCount(span, {"gen_ai.usage.cache_creation.input_tokens",
@@ -279,9 +283,9 @@ RunFields spanToRun(const Span& span, std::string_view project_override) {
     input_details["cache_creation"] = *n;
   }
   if (!input_details.empty()) usage["input_token_details"] = std::move(input_details);
-  if (auto n = firstCount(span, {"gen_ai.usage.reasoning.output_tokens",
-                                 "llm.token_count.completion_details.reasoning",
-                                 "ai.usage.reasoningTokens"})) {
+  if (auto n = firstCount(
+          span, {"gen_ai.usage.reasoning.output_tokens",
+                 "llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens"})) {
     usage["output_token_details"] = json::object{{"reasoning", *n}};
   }
   if (auto cost = firstCost(span, {"llm.cost.prompt"})) usage["input_cost"] = *cost;
@@ -324,10 +328,10 @@ RunFields spanToRun(const Span& span, std::string_view project_override) {
   for (const json::value& event : span.events) {
     const json::object& e = event.as_object();
     const std::uint64_t nanos = e.at("time_unix_nano").to_number<std::uint64_t>();
-    events.push_back(json::object{
-        {"name", e.at("name")},
-        {"time", core::formatIso8601Micros(static_cast<std::int64_t>(nanos / 1000))},
-        {"kwargs", e.at("attributes")}});
+    events.push_back(
+        json::object{{"name", e.at("name")},
+                     {"time", core::formatIso8601Micros(static_cast<std::int64_t>(nanos / 1000))},
+                     {"kwargs", e.at("attributes")}});
   }
   if (!events.empty()) run.events = json::value(std::move(events));
 

@@ -1,9 +1,10 @@
 #include "tracing/store/run_row.h"
 
+#include <fmt/format.h>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "core/json_text.h"
 #include "tracing/json_text.h"
@@ -56,10 +57,10 @@ void priceRun(RunRow& row, const economics::PriceTable& prices) {
   const json::object* metadata = runMetadata(run);
   const json::value* metadata_usage =
       metadata != nullptr ? metadata->if_contains("usage_metadata") : nullptr;
-  for (const json::object* usage : {objectAt(outputs, "usage_metadata"),
-                                    metadata_usage != nullptr && metadata_usage->is_object()
-                                        ? &metadata_usage->get_object()
-                                        : nullptr}) {
+  for (const json::object* usage :
+       {objectAt(outputs, "usage_metadata"),
+        metadata_usage != nullptr && metadata_usage->is_object() ? &metadata_usage->get_object()
+                                                                 : nullptr}) {
     if (usage == nullptr) continue;
     auto prompt = costAt(usage, "input_cost");
     auto completion = costAt(usage, "output_cost");
@@ -67,8 +68,9 @@ void priceRun(RunRow& row, const economics::PriceTable& prices) {
     if (!prompt && !completion && !total) continue;
     row.prompt_cost = prompt;
     row.completion_cost = completion;
-    row.total_cost = total ? total : (prompt && completion ? std::optional(*prompt + *completion)
-                                                            : std::nullopt);
+    row.total_cost =
+        total ? total
+              : (prompt && completion ? std::optional(*prompt + *completion) : std::nullopt);
     row.figure_sources.append(",\"cost\":\"reported\"");
     return;
   }

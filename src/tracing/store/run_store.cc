@@ -404,7 +404,8 @@ Status renderRun(std::string& out, const Statement& s, const std::string& worksp
 // ---- cursors: "<start_time>:<seq>" (or "null:<seq>") of the last run of a page ----
 
 struct Cursor {
-  std::optional<std::int64_t> start_time;  // a run with no start time (a patch seen before its post)
+  std::optional<std::int64_t>
+      start_time;  // a run with no start time (a patch seen before its post)
   std::int64_t seq = 0;
 };
 
@@ -430,8 +431,8 @@ std::optional<Cursor> parseCursor(std::string_view text) {
 
 // The rows after `cursor` in ORDER BY start_time, seq (SQLite sorts NULL before every value, so
 // NULL start times come first ascending and last descending).
-void appendAfterCursor(std::string& sql, std::vector<query::SqlValue>& params,
-                       const Cursor& cursor, bool ascending) {
+void appendAfterCursor(std::string& sql, std::vector<query::SqlValue>& params, const Cursor& cursor,
+                       bool ascending) {
   if (ascending) {
     if (cursor.start_time) {
       sql += " AND (r.start_time > ? OR (r.start_time = ? AND r.seq > ?))";
@@ -473,10 +474,10 @@ Project projectRow(const Statement& s) {
   return p;
 }
 
-Result<std::optional<Project>> findProjectBy(Connection& c, std::int64_t ws, std::string_view column,
-                                             const std::string& value) {
-  const std::string sql = fmt::format("SELECT {} FROM sessions WHERE ws = ?1 AND {} = ?2",
-                                      kProjectColumns, column);
+Result<std::optional<Project>> findProjectBy(Connection& c, std::int64_t ws,
+                                             std::string_view column, const std::string& value) {
+  const std::string sql =
+      fmt::format("SELECT {} FROM sessions WHERE ws = ?1 AND {} = ?2", kProjectColumns, column);
   auto s = c.cached(sql);
   if (!s) return std::move(s).error();
   auto row = (*s)->bindInt64(1, ws).bindText(2, value).step();
@@ -613,8 +614,7 @@ std::vector<Driver> sideTableDrivers(const query::FilterExpr& expr, std::int64_t
     const std::string_view field = fieldArg(*call);
     if (call->function == query::Function::kHas && field == "tags") {
       if (const std::string* tag = stringArg(*call, 1)) {
-        drivers.push_back(
-            {"SELECT run FROM run_tags WHERE ws = ? AND tag = ?", {ws, *tag}});
+        drivers.push_back({"SELECT run FROM run_tags WHERE ws = ? AND tag = ?", {ws, *tag}});
       }
     } else if (call->function == query::Function::kSearch && call->args.size() == 1) {
       const std::string* text = stringArg(*call, 0);
@@ -686,8 +686,7 @@ constexpr std::string_view kStatsColumns =
 
 // ---------------------------------------------------------------------------------------------
 
-PreparedRun prepareRun(RunFields payload, std::string origin,
-                       const economics::PriceTable& prices) {
+PreparedRun prepareRun(RunFields payload, std::string origin, const economics::PriceTable& prices) {
   PreparedRun prepared;
   RunFields fresh;
   fresh.id = payload.id;
@@ -705,8 +704,7 @@ RunStore::RunStore(store::sqlite::SqliteDatabase& database,
     : database_(database), prices_(std::move(prices)) {}
 
 Result<std::optional<std::int64_t>> RunStore::tenant(Connection& connection,
-                                                     const std::string& workspace_id,
-                                                     bool create) {
+                                                     const std::string& workspace_id, bool create) {
   {
     std::lock_guard lock(tenants_mutex_);
     if (auto it = tenants_.find(workspace_id); it != tenants_.end()) {
@@ -731,8 +729,8 @@ Result<std::optional<std::int64_t>> RunStore::tenant(Connection& connection,
 }
 
 Result<RunStore::ProjectRef> RunStore::existingProject(Connection& c,
-                                                      const std::string& workspace_id,
-                                                      const std::string& id) {
+                                                       const std::string& workspace_id,
+                                                       const std::string& id) {
   const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
   auto ws = tenant(c, workspace_id, false);
   if (!ws) return std::move(ws).error();
@@ -741,6 +739,19 @@ Result<RunStore::ProjectRef> RunStore::existingProject(Connection& c,
   if (!seq) return std::move(seq).error();
   if (!*seq) return missing;
   return ProjectRef{**ws, **seq};
+}
+
+Result<RunStore::LoadedProject> RunStore::loadProject(Connection& c,
+                                                      const std::string& workspace_id,
+                                                      const std::string& id) {
+  const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
+  auto ws = tenant(c, workspace_id, false);
+  if (!ws) return std::move(ws).error();
+  if (!*ws) return missing;
+  auto found = findProjectBy(c, **ws, "id", id);
+  if (!found) return std::move(found).error();
+  if (!*found) return missing;
+  return LoadedProject{**ws, std::move(**found)};
 }
 
 Result<std::int64_t> RunStore::projectForRun(Connection& connection, std::int64_t ws,
@@ -821,8 +832,7 @@ Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run
       if (!project) return std::move(project).error();
       session = *project;
     }
-    std::vector<std::pair<std::string, std::string>> old_metadata =
-        indexedMetadata(stored->fields);
+    std::vector<std::pair<std::string, std::string>> old_metadata = indexedMetadata(stored->fields);
     if (auto merged = mergeInto(stored->fields, run.payload); !merged) return merged;
     deriveUsage(stored->fields);
     merged_row = buildRunRow(std::move(stored->fields), *prices_);
@@ -855,8 +865,8 @@ Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run
     }
   }
   if (!stale_metadata.empty()) {
-    auto erase = c.cached(
-        "DELETE FROM run_metadata WHERE ws = ?1 AND key = ?2 AND value = ?3 AND run = ?4");
+    auto erase =
+        c.cached("DELETE FROM run_metadata WHERE ws = ?1 AND key = ?2 AND value = ?3 AND run = ?4");
     if (!erase) return std::move(erase).error();
     for (const auto& [key, value] : stale_metadata) {
       (*erase)->bindInt64(1, ws).bindText(2, key).bindText(3, value).bindInt64(4, seq);
@@ -865,8 +875,8 @@ Status RunStore::storeOne(Connection& c, std::int64_t ws, const PreparedRun& run
     }
   }
   if (!row->metadata.empty()) {
-    auto meta = c.cached(
-        "INSERT OR IGNORE INTO run_metadata(ws, key, value, run) VALUES (?1, ?2, ?3, ?4)");
+    auto meta =
+        c.cached("INSERT OR IGNORE INTO run_metadata(ws, key, value, run) VALUES (?1, ?2, ?3, ?4)");
     if (!meta) return std::move(meta).error();
     for (const auto& [key, value] : row->metadata) {
       (*meta)->bindInt64(1, ws).bindText(2, key).bindText(3, value).bindInt64(4, seq);
@@ -889,7 +899,8 @@ asio::awaitable<Result<IngestOutcome>> RunStore::ingest(std::string workspace_id
   auto shared_runs = std::make_shared<std::vector<PreparedRun>>(std::move(runs));
   auto shared_attachments = std::make_shared<std::vector<Attachment>>(std::move(attachments));
   std::function<Result<IngestOutcome>(Connection&)> job =
-      [this, workspace_id, shared_runs, shared_attachments](Connection& c) -> Result<IngestOutcome> {
+      [this, workspace_id, shared_runs,
+       shared_attachments](Connection& c) -> Result<IngestOutcome> {
     auto ws = tenant(c, workspace_id, true);
     if (!ws) return std::move(ws).error();
     if (!*ws) return Error::internal("workspace has no tenant number");
@@ -920,8 +931,10 @@ asio::awaitable<Result<IngestOutcome>> RunStore::ingest(std::string workspace_id
       if (!s) return std::move(s).error();
       for (const Attachment& a : *shared_attachments) {
         if (rejected_ids.contains(a.run_id)) continue;
-        (*s)->bindInt64(1, **ws).bindText(2, a.run_id).bindText(3, a.name).bindText(
-            4, a.content_type);
+        (*s)->bindInt64(1, **ws)
+            .bindText(2, a.run_id)
+            .bindText(3, a.name)
+            .bindText(4, a.content_type);
         (*s)->bindBlob(5, a.data);
         if (auto done = (*s)->run(); !done) return done.error();
         (*s)->reset();
@@ -969,13 +982,13 @@ asio::awaitable<Result<std::string>> RunStore::getRun(std::string workspace_id, 
       if (!more) return std::move(more).error();
       if (!*more) break;
       if (attachments.size() > 1) attachments.push_back(',');
-      const std::string name(( *a)->columnText(0));
+      const std::string name((*a)->columnText(0));
       core::appendJsonString(attachments, name);
       attachments += R"(:{"mime_type":)";
       core::appendJsonString(attachments, (*a)->columnText(1));
       attachments += R"(,"presigned_url":)";
-      core::appendJsonString(attachments, fmt::format("{}/api/v1/runs/{}/attachments/{}",
-                                                      base_url, run_id, name));
+      core::appendJsonString(
+          attachments, fmt::format("{}/api/v1/runs/{}/attachments/{}", base_url, run_id, name));
       attachments.push_back('}');
     }
     attachments.push_back('}');
@@ -1134,9 +1147,9 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
         return rendered.error();
       }
       page.runs.push_back(std::move(out));
-      last = Cursor{s->columnIsNull(kStartTime) ? std::nullopt
-                                                : std::optional(s->columnInt64(kStartTime)),
-                    s->columnInt64(kSeq)};
+      last = Cursor{
+          s->columnIsNull(kStartTime) ? std::nullopt : std::optional(s->columnInt64(kStartTime)),
+          s->columnInt64(kSeq)};
     }
     return page;
   };
@@ -1246,14 +1259,9 @@ asio::awaitable<Result<std::vector<Project>>> RunStore::listProjects(std::string
 asio::awaitable<Result<Project>> RunStore::getProject(std::string workspace_id, std::string id) {
   std::function<Result<Project>(Connection&)> job = [this, workspace_id,
                                                      id](Connection& c) -> Result<Project> {
-    const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
-    auto ws = tenant(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return missing;
-    auto found = findProjectBy(c, **ws, "id", id);
-    if (!found) return std::move(found).error();
-    if (!*found) return missing;
-    return **found;
+    auto loaded = loadProject(c, workspace_id, id);
+    if (!loaded) return std::move(loaded).error();
+    return std::move(loaded->project);
   };
   auto result = co_await database_.read<Project>(std::move(job));
   co_return result;
@@ -1263,14 +1271,10 @@ asio::awaitable<Result<Project>> RunStore::updateProject(std::string workspace_i
                                                          ProjectUpdate update) {
   std::function<Result<Project>(Connection&)> job = [this, workspace_id, id,
                                                      update](Connection& c) -> Result<Project> {
-    const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
-    auto ws = tenant(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return missing;
-    auto found = findProjectBy(c, **ws, "id", id);
-    if (!found) return std::move(found).error();
-    if (!*found) return missing;
-    Project p = std::move(**found);
+    auto loaded = loadProject(c, workspace_id, id);
+    if (!loaded) return std::move(loaded).error();
+    const std::int64_t ws = loaded->ws;
+    Project p = std::move(loaded->project);
     if (update.name) p.name = *update.name;
     if (update.description) p.description = *update.description;
     if (update.extra) p.extra = *update.extra;
@@ -1279,7 +1283,7 @@ asio::awaitable<Result<Project>> RunStore::updateProject(std::string workspace_i
         "UPDATE sessions SET name = ?3, description = ?4, extra = ?5, end_time = ?6 "
         "WHERE ws = ?1 AND id = ?2");
     if (!s) return std::move(s).error();
-    (*s)->bindInt64(1, **ws).bindText(2, id).bindText(3, p.name);
+    (*s)->bindInt64(1, ws).bindText(2, id).bindText(3, p.name);
     bindOptionalText(**s, 4, p.description);
     if (p.extra.is_null()) {
       (*s)->bindNull(5);
@@ -1334,8 +1338,8 @@ asio::awaitable<Result<ProjectStats>> RunStore::projectStats(std::string workspa
                                                              std::string project_id) {
   StatsQuery everything{std::numeric_limits<std::int64_t>::min(),
                         std::numeric_limits<std::int64_t>::max(), 0};
-  auto result = co_await projectStatsOverTime(std::move(workspace_id), std::move(project_id),
-                                              everything);
+  auto result =
+      co_await projectStatsOverTime(std::move(workspace_id), std::move(project_id), everything);
   if (!result) co_return std::move(result).error();
   co_return result->total;
 }
@@ -1371,8 +1375,7 @@ asio::awaitable<Result<StatsResult>> RunStore::projectStatsOverTime(std::string 
     if (query.interval > 0) {
       for (std::int64_t at = query.from; at < query.to; at += query.interval) {
         auto it = buckets.find(at);
-        result.buckets.push_back(
-            {at, it == buckets.end() ? ProjectStats{} : it->second.finish()});
+        result.buckets.push_back({at, it == buckets.end() ? ProjectStats{} : it->second.finish()});
       }
     }
     return result;

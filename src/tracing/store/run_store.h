@@ -44,7 +44,7 @@ struct Attachment {
 struct PreparedRun {
   RunFields payload;
   RunRow new_row;
-  std::string text;  // searchableText(payload)
+  std::string text;    // searchableText(payload)
   std::string origin;  // where it came from, for error messages ("post[3]", "patch.<id>")
 };
 
@@ -100,8 +100,8 @@ struct StatsBucket {
 };
 
 struct StatsQuery {
-  std::int64_t from = 0;  // Unix microseconds, inclusive
-  std::int64_t to = 0;    // exclusive
+  std::int64_t from = 0;      // Unix microseconds, inclusive
+  std::int64_t to = 0;        // exclusive
   std::int64_t interval = 0;  // bucket width in microseconds
 };
 
@@ -147,7 +147,8 @@ struct RunPage {
 
 class RunStore {
  public:
-  RunStore(store::sqlite::SqliteDatabase& database, std::shared_ptr<const economics::PriceTable> prices);
+  RunStore(store::sqlite::SqliteDatabase& database,
+           std::shared_ptr<const economics::PriceTable> prices);
 
   const economics::PriceTable& prices() const { return *prices_; }
 
@@ -198,6 +199,13 @@ class RunStore {
   // The tenant number and sessions.seq of an existing project; kNotFound otherwise.
   core::Result<ProjectRef> existingProject(store::sqlite::Connection& connection,
                                            const std::string& workspace_id, const std::string& id);
+  struct LoadedProject {
+    std::int64_t ws = 0;
+    Project project;
+  };
+  // The tenant number and the whole row of an existing project; kNotFound otherwise.
+  core::Result<LoadedProject> loadProject(store::sqlite::Connection& connection,
+                                          const std::string& workspace_id, const std::string& id);
   // Project name -> sessions.seq, remembered within one ingest job.
   using ProjectMemo = std::unordered_map<std::string, std::int64_t>;
   core::Result<std::int64_t> projectForRun(store::sqlite::Connection& connection, std::int64_t ws,
