@@ -133,7 +133,7 @@ run_variant() {
   mkdir -p "$dir/data"
   echo "== /healthz, access log $mode (log.access_log=$flag) =="
   # Started from an empty directory so no ./pharos.toml or ./.env is picked up.
-  (cd "$dir" && exec "$PHAROS" serve --listen 127.0.0.1:0 --data "$dir/data" \
+  (cd "$dir" && exec "$PHAROS" serve --listen 127.0.0.1:0 --otlp-grpc-listen off --data "$dir/data" \
       --set "log.access_log=$flag") >"$dir/stdout" 2>"$dir/stderr" &
   server_pid=$!
 
@@ -226,7 +226,7 @@ start_server() {
   local dir=$1 data=$2
   shift 2
   mkdir -p "$dir"
-  (cd "$dir" && exec "$PHAROS" serve --listen 127.0.0.1:0 --data "$data" "$@") \
+  (cd "$dir" && exec "$PHAROS" serve --listen 127.0.0.1:0 --otlp-grpc-listen off --data "$data" "$@") \
     >"$dir/stdout" 2>"$dir/stderr" &
   server_pid=$!
   server_port=""

@@ -20,6 +20,7 @@
 #include "http/server.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tracing/api/langsmith_routes.h"
+#include "tracing/api/otlp_grpc.h"
 #include "tracing/api/otlp_routes.h"
 #include "tracing/query/filter_validate.h"
 #include "tracing/store/sql_functions.h"
@@ -75,7 +76,8 @@ std::string publicBaseUrl(const core::ListenAddress& bound) {
   return "http://" + shown.toString();
 }
 
-void printBanner(const core::Settings& settings, const core::ListenAddress& bound) {
+void printBanner(const core::Settings& settings, const core::ListenAddress& bound,
+                 const std::optional<core::ListenAddress>& grpc_bound) {
   const std::string base = publicBaseUrl(bound);
   const char* auth_line = settings.auth.mode == core::AuthMode::kNone ? "off (auth.mode = none)"
                           : settings.keysRequired()
@@ -85,10 +87,12 @@ void printBanner(const core::Settings& settings, const core::ListenAddress& boun
       "Pharos {} listening on {} (data in {})\n"
       "  LangSmith SDKs:  LANGSMITH_ENDPOINT={}/api/v1  LANGSMITH_TRACING=true\n"
       "  OpenAI SDKs:     base_url={}/v1\n"
-      "  OpenTelemetry:   OTEL_EXPORTER_OTLP_ENDPOINT={}\n"
+      "  OpenTelemetry:   OTEL_EXPORTER_OTLP_ENDPOINT={} (http/protobuf, http/json){}\n"
       "  API keys:        {}; create one with `pharos keys create --workspace NAME`\n"
       "  Operations:      {}/healthz  {}/readyz  {}/metrics\n",
-      kVersion, base, settings.data.dir.string(), base, base, base, auth_line, base, base, base);
+      kVersion, base, settings.data.dir.string(), base, base, base,
+      grpc_bound ? "; gRPC on " + publicBaseUrl(*grpc_bound) : std::string(), auth_line, base, base,
+      base);
   std::fflush(stdout);
 }
 
@@ -107,6 +111,9 @@ core::Settings loadSettingsFromCommandLine(const CommonOptions& options) {
     sources.overrides.emplace_back(set.substr(0, eq), set.substr(eq + 1));
   }
   if (options.listen) sources.overrides.emplace_back("server.listen", *options.listen);
+  if (options.otlp_grpc_listen) {
+    sources.overrides.emplace_back("server.otlp_grpc_listen", *options.otlp_grpc_listen);
+  }
   if (options.data_dir) sources.overrides.emplace_back("data.dir", *options.data_dir);
   return core::loadSettings(sources);
 }
@@ -138,21 +145,30 @@ int serveCommand(const CommonOptions& options) {
   addOpsRoutes(router, store, metrics);
   auto runs = std::make_shared<tracing::RunStore>(store->database(), loadPrices(settings));
   tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
-  tracing::addOtlpRoutes(router, runs);
+  auto otlp_receiver = std::make_shared<tracing::otlp::Receiver>(runs);
+  tracing::addOtlpRoutes(router, otlp_receiver);
   auth::KeyAuthenticator authenticator(store, settings.auth, settings.keysRequired(), fallback,
                                        bootstrap);
+  tracing::OtlpGrpcServer otlp_grpc(otlp_receiver, authenticator, settings.server.max_body_bytes);
+  std::optional<core::ListenAddress> grpc_bound;
+  if (settings.server.otlp_grpc_listen) {
+    otlp_grpc.start(*settings.server.otlp_grpc_listen);
+    grpc_bound = otlp_grpc.localAddress();
+  }
 
   http::Server server({settings.server, settings.log.access_log}, router, metrics, &authenticator);
   server.start();
   const core::ListenAddress bound = server.localAddress();
   core::log::info("listening", {{"address", bound.toString()},
+                                {"otlp_grpc", grpc_bound ? grpc_bound->toString() : "off"},
                                 {"store", store->describe()},
                                 {"keys_required", settings.keysRequired()}});
-  printBanner(settings, bound);
+  printBanner(settings, bound, grpc_bound);
 
   int received = 0;
   sigwait(&stop_signals, &received);
   core::log::info("stop signal received", {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}});
+  otlp_grpc.shutdown(settings.server.shutdown_grace);
   server.shutdown();
   // Before the server (and its I/O contexts) is destroyed: writes still queued for abandoned
   // requests complete by posting to those contexts.

@@ -17,6 +17,7 @@ struct CommonOptions {
   std::optional<std::string> env_file;
   std::optional<std::string> data_dir;
   std::optional<std::string> listen;
+  std::optional<std::string> otlp_grpc_listen;
   std::vector<std::string> sets;  // "path=value"
 };
 

@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "run the server");
   addSettingsOptions(*serve, options);
   serve->add_option("--listen", options.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  serve->add_option("--otlp-grpc-listen", options.otlp_grpc_listen,
+                    "HOST:PORT for the OTLP/gRPC trace receiver, or \"off\" (default "
+                    "127.0.0.1:4317)");
 
   auto* version = app.add_subcommand("version", "print the version");
 
@@ -47,6 +50,7 @@ int main(int argc, char** argv) {
       config->add_subcommand("show", "print the effective configuration (secrets masked)");
   addSettingsOptions(*config_show, options);
   config_show->add_option("--listen", options.listen, "as for serve");
+  config_show->add_option("--otlp-grpc-listen", options.otlp_grpc_listen, "as for serve");
 
   auto* keys = app.add_subcommand("keys", "manage API keys");
   keys->require_subcommand(1);

@@ -249,6 +249,23 @@ struct ListenType {
   std::string render(const Value& address) const { return tomlString(address.toString()); }
 };
 
+// A listener that can be switched off: "off" (or "") for none, else as ListenType.
+struct OptionalListenType {
+  using Value = std::optional<ListenAddress>;
+
+  Result<Value> parse(std::string_view text) const {
+    const std::string word = asciiLower(text);
+    if (word.empty() || word == "off" || word == "false" || word == "none") return Value{};
+    auto address = ListenType{}.parse(text);
+    if (!address) return address.error();
+    return Value{*address};
+  }
+
+  std::string render(const Value& address) const {
+    return tomlString(address ? address->toString() : "off");
+  }
+};
+
 struct BoolType {
   using Value = bool;
 
@@ -399,6 +416,10 @@ std::vector<SettingDef> makeRegistry() {
           "server.listen", ListenType{},
           "Address and port for HTTP; port 0 picks a free port. Anything but a loopback address "
           "makes API keys required when auth.mode is auto."),
+      setting<&S::server, &Srv::otlp_grpc_listen>(
+          "server.otlp_grpc_listen", OptionalListenType{},
+          "Address and port for the OTLP/gRPC trace receiver (TraceService/Export), or \"off\". "
+          "A non-loopback address makes API keys required when auth.mode is auto."),
       setting<&S::server, &Srv::io_threads>("server.io_threads", CountType{0, 256},
                                             "Threads running network I/O; 0 means one per core."),
       setting<&S::server, &Srv::blocking_threads>(
@@ -771,7 +792,8 @@ bool Settings::keysRequired() const {
     case AuthMode::kNone:
       return false;
     case AuthMode::kAuto:
-      return !server.listen.isLoopback();
+      return !server.listen.isLoopback() ||
+             (server.otlp_grpc_listen && !server.otlp_grpc_listen->isLoopback());
   }
   return true;
 }

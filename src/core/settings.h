@@ -41,6 +41,8 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 struct ServerSettings {
   ListenAddress listen;
+  // The OTLP/gRPC receiver's own listener (gRPC needs HTTP/2); nullopt: switched off.
+  std::optional<ListenAddress> otlp_grpc_listen = ListenAddress{"127.0.0.1", 4317};
   unsigned io_threads = 0;        // 0: one per core
   unsigned blocking_threads = 0;  // 0: one per core, at least 2
   std::uint64_t max_header_bytes = 64 * 1024;

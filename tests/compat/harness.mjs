@@ -76,7 +76,8 @@ function parseJsonLines(text) {
 }
 
 /**
- * Starts `pharos serve --listen 127.0.0.1:0 --data <dir> ...args`.
+ * Starts `pharos serve --listen 127.0.0.1:0 --otlp-grpc-listen 127.0.0.1:0 --data <dir> ...args`;
+ * the result carries both ports (grpcPort for OTLP/gRPC).
  * options.args: extra arguments; options.env: extra environment; options.dataDir: use this data
  * directory (kept on stop) instead of a fresh temporary one (removed on stop).
  */
@@ -84,7 +85,8 @@ export async function startPharos({ args = [], env = {}, dataDir } = {}) {
   requireBinary();
   const ownsDataDir = dataDir === undefined;
   const dir = dataDir ?? (await mkdtemp(path.join(tmpdir(), 'pharos-compat-')));
-  const child = spawn(pharosBin, ['serve', '--listen', '127.0.0.1:0', '--data', dir, ...args], {
+  const child = spawn(pharosBin, ['serve', '--listen', '127.0.0.1:0', '--otlp-grpc-listen', '127.0.0.1:0',
+                                   '--data', dir, ...args], {
     cwd: dir,
     env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -112,7 +114,8 @@ export async function startPharos({ args = [], env = {}, dataDir } = {}) {
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
       const match = BANNER.exec(stdout);
-      if (match) {
+      // The banner is one write, but a pipe may split it: wait for its last line.
+      if (match && stdout.includes('Operations:')) {
         clearTimeout(timer);
         resolve(Number(match[1]));
       }
@@ -161,9 +164,11 @@ export async function startPharos({ args = [], env = {}, dataDir } = {}) {
     return stopping;
   }
 
+  const grpcMatch = /gRPC on http:\/\/[^ ]+:(\d+)/.exec(stdout);
   return {
     baseUrl,
     port,
+    grpcPort: grpcMatch ? Number(grpcMatch[1]) : undefined,
     dataDir: dir,
     process: child,
     stdout: () => stdout,

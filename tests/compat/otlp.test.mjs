@@ -1,11 +1,12 @@
-// OpenTelemetry: the real npm exporters (OTLP/HTTP protobuf and OTLP/HTTP JSON, release line 0.57
-// with sdk-trace-node 1.30, which share @opentelemetry/api 1.9) send a nested GenAI trace through a
-// BatchSpanProcessor; Pharos stores the spans as runs that the LangSmith query API reads back with
-// the tree, statuses, model, tokens and cost, and the seed's span attributes filterable.
-// The gRPC exporter waits for the gRPC listener (not built yet).
+// OpenTelemetry: the real npm exporters (OTLP/HTTP protobuf, OTLP/HTTP JSON and OTLP/gRPC, release
+// line 0.57 with sdk-trace-node 1.30, which share @opentelemetry/api 1.9) send a nested GenAI trace
+// through a BatchSpanProcessor; Pharos stores the spans as runs that the LangSmith query API reads
+// back with the tree, statuses, model, tokens and cost, and the seed's span attributes filterable.
+// The gRPC exporter talks to Pharos's second listener (--otlp-grpc-listen), plain and gzip, and
+// passes API keys as call metadata.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { requireInstalled, startPharos } from './harness.mjs';
+import { requireInstalled, runPharos, startPharos } from './harness.mjs';
 
 requireInstalled();
 const { SpanStatusCode, context } = await import('@opentelemetry/api');
@@ -14,6 +15,8 @@ const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
 const { Resource } = await import('@opentelemetry/resources');
 const { OTLPTraceExporter: ProtoExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
 const { OTLPTraceExporter: JsonExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+const { OTLPTraceExporter: GrpcExporter } = await import('@opentelemetry/exporter-trace-otlp-grpc');
+const { Metadata } = await import('@grpc/grpc-js');
 const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
 
 // What provider.register() does for an app: without a context manager, startActiveSpan cannot
@@ -69,10 +72,16 @@ function traceOneRequest(tracer) {
   });
 }
 
-for (const [label, Exporter] of [
-  ['http/protobuf', ProtoExporter],
-  ['http/json', JsonExporter],
-]) {
+const exporters = [
+  ['http/protobuf', (pharos) => new ProtoExporter({ url: `${pharos.baseUrl}/v1/traces` })],
+  ['http/json', (pharos) => new JsonExporter({ url: `${pharos.baseUrl}/v1/traces` })],
+  ['grpc', (pharos) => new GrpcExporter({ url: `http://127.0.0.1:${pharos.grpcPort}` })],
+  ['grpc-gzip', (pharos) => new GrpcExporter({
+    url: `http://127.0.0.1:${pharos.grpcPort}`, compression: 'gzip',
+  })],
+];
+
+for (const [label, makeExporter] of exporters) {
   describe(`OTLP ${label} exporter into Pharos`, () => {
     let pharos;
     let provider;
@@ -83,9 +92,7 @@ for (const [label, Exporter] of [
       pharos = await startPharos();
       provider = new NodeTracerProvider({
         resource: new Resource({ 'service.name': project }),
-        spanProcessors: [
-          new BatchSpanProcessor(new Exporter({ url: `${pharos.baseUrl}/v1/traces` })),
-        ],
+        spanProcessors: [new BatchSpanProcessor(makeExporter(pharos))],
       });
       const tracer = provider.getTracer('compat-test', '1.0.0');
       traceId = traceOneRequest(tracer);
@@ -152,3 +159,61 @@ for (const [label, Exporter] of [
     });
   });
 }
+
+// One export through an exporter, resolved with the SDK's ExportResult ({code: 0} is success).
+function exportOnce(exporter, tracerName) {
+  return new Promise((resolve) => {
+    const provider = new NodeTracerProvider({ resource: new Resource({ 'service.name': 'keyed' }) });
+    const span = provider.getTracer(tracerName).startSpan('keyed span');
+    span.end();
+    exporter.export([span], resolve);
+  });
+}
+
+describe('OTLP gRPC with API keys required (auth.mode=required)', () => {
+  let pharos;
+  let key;
+  before(async () => {
+    pharos = await startPharos({ args: ['--set', 'auth.mode=required'] });
+    const created = await runPharos(['keys', 'create', '--workspace', 'grpc-team', '--data',
+      pharos.dataDir]);
+    assert.equal(created.code, 0, created.stderr);
+    key = /\bphk_[A-Za-z0-9]+_[A-Za-z0-9]+\b/.exec(created.stdout)?.[0];
+    assert.ok(key, created.stdout);
+  });
+  after(async () => {
+    await pharos?.stop();
+  });
+
+  test('an export without a key is refused and nothing is stored', async () => {
+    const exporter = new GrpcExporter({ url: `http://127.0.0.1:${pharos.grpcPort}` });
+    const result = await exportOnce(exporter, 'no-key');
+    await exporter.shutdown();
+    assert.notEqual(result.code, 0, 'refused');
+    assert.match(String(result.error?.message), /UNAUTHENTICATED|16/, String(result.error));
+    const response = await fetch(`${pharos.baseUrl}/api/v1/sessions?name=keyed`, {
+      headers: { 'x-api-key': key },
+    });
+    assert.deepEqual(await response.json(), []);
+  });
+
+  test('an export with x-api-key metadata lands in the key\'s workspace', async () => {
+    const metadata = new Metadata();
+    metadata.set('x-api-key', key);
+    const exporter = new GrpcExporter({ url: `http://127.0.0.1:${pharos.grpcPort}`, metadata });
+    const result = await exportOnce(exporter, 'with-key');
+    await exporter.shutdown();
+    assert.equal(result.code, 0, String(result.error));
+    const response = await fetch(`${pharos.baseUrl}/api/v1/sessions?name=keyed`, {
+      headers: { 'x-api-key': key },
+    });
+    const list = await response.json();
+    assert.equal(list.length, 1, JSON.stringify(list));
+    const runs = await fetch(`${pharos.baseUrl}/api/v1/runs/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify({ session: [list[0].id] }),
+    }).then((r) => r.json());
+    assert.deepEqual(runs.runs.map((r) => r.name), ['keyed span']);
+  });
+});

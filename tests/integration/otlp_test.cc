@@ -9,6 +9,7 @@
 #include "integration/http_client.h"
 #include "integration/pharos_process.h"
 #include "integration/test_helpers.h"
+#include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 namespace pharos::testing {
@@ -133,18 +134,33 @@ TEST_F(OtlpTest, ProtobufExportAnswersProtobufAndHonoursTheProjectHeader) {
   EXPECT_EQ(runs[0].at("id"), "01020304-0506-0708-1112-131415161718");
 }
 
-TEST_F(OtlpTest, UnreadableBodiesAreClearErrors) {
-  EXPECT_TRUE(
-      isJsonError(fetch(port(), "POST", "/v1/traces", {{"content-type", "application/x-protobuf"}},
-                        std::string("\xff\xff\xff\xff", 4)),
-                  400, "invalid_request"));
-  EXPECT_TRUE(isJsonError(
-      fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, "{nope"), 400,
-      "invalid_request"));
+TEST_F(OtlpTest, UnreadableBodiesAreClearErrorsAsGoogleRpcStatus) {
+  // A protobuf request gets a protobuf google.rpc.Status, as the OTLP spec asks.
+  const HttpResponse garbage =
+      fetch(port(), "POST", "/v1/traces", {{"content-type", "application/x-protobuf"}},
+            std::string("\xff\xff\xff\xff", 4));
+  ASSERT_EQ(garbage.status, 400);
+  EXPECT_EQ(garbage.header("content-type"), "application/x-protobuf");
+  google::rpc::Status status;
+  ASSERT_TRUE(status.ParseFromString(garbage.body));
+  EXPECT_EQ(status.code(), 3) << "INVALID_ARGUMENT";
+  EXPECT_FALSE(status.message().empty());
+
+  // A JSON request gets the Status in the JSON mapping.
+  const HttpResponse broken =
+      fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, "{nope");
+  ASSERT_EQ(broken.status, 400);
+  const boost::json::value broken_status = boost::json::parse(broken.body);
+  EXPECT_EQ(broken_status.at("code"), 3);
+  EXPECT_FALSE(broken_status.at("message").as_string().empty());
+
   const HttpResponse logs = fetch(port(), "POST", "/v1/traces",
                                   {{"content-type", "application/json"}}, R"({"resourceLogs":[]})");
-  ASSERT_TRUE(isJsonError(logs, 400, "invalid_request"));
-  EXPECT_NE(errorMessage(logs).find("Logs export"), std::string::npos) << errorMessage(logs);
+  ASSERT_EQ(logs.status, 400);
+  const boost::json::value logs_status = boost::json::parse(logs.body);
+  EXPECT_NE(std::string(logs_status.at("message").as_string()).find("Logs export"),
+            std::string::npos)
+      << logs.body;
   EXPECT_TRUE(
       isJsonError(fetch(port(), "POST", "/v1/traces", {{"content-type", "text/plain"}}, "hello"),
                   415, "unsupported_media_type"));

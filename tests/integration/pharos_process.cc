@@ -178,7 +178,12 @@ PharosServer::~PharosServer() {
 }
 
 ::testing::AssertionResult PharosServer::start() {
-  std::vector<std::string> args = {"serve", "--listen", options_.listen, "--data",
+  std::vector<std::string> args = {"serve",
+                                   "--listen",
+                                   options_.listen,
+                                   "--otlp-grpc-listen",
+                                   options_.otlp_grpc_listen,
+                                   "--data",
                                    data_dir_.string()};
   for (const std::string& set : options_.sets) {
     args.push_back("--set");
@@ -196,6 +201,10 @@ PharosServer::~PharosServer() {
     const std::string out = stdoutText();
     if (std::regex_search(out, match, kBanner)) {
       port_ = static_cast<std::uint16_t>(std::stoi(match[1].str()));
+      static const std::regex kGrpc(R"(gRPC on http://[^ ]+:(\d+))");
+      if (std::smatch grpc; std::regex_search(out, grpc, kGrpc)) {
+        grpc_port_ = static_cast<std::uint16_t>(std::stoi(grpc[1].str()));
+      }
       return ::testing::AssertionSuccess();
     }
     ExitStatus status;

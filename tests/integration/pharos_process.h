@@ -55,6 +55,8 @@ struct ServeOptions {
   std::vector<std::string> extra_args;
   std::optional<std::filesystem::path> data_dir;  // default: a fresh directory of this server
   std::string listen = "127.0.0.1:0";
+  // Port 0 so that servers of concurrent tests never fight over 4317; "off" switches it off.
+  std::string otlp_grpc_listen = "127.0.0.1:0";
 };
 
 class PharosServer {
@@ -71,6 +73,8 @@ class PharosServer {
   ::testing::AssertionResult start();
 
   std::uint16_t port() const { return port_; }
+  // The OTLP/gRPC listener's port; 0 when it is off.
+  std::uint16_t grpcPort() const { return grpc_port_; }
   pid_t pid() const { return pid_; }
   const std::filesystem::path& dataDir() const { return data_dir_; }
   std::string stdoutText() const;
@@ -100,6 +104,7 @@ class PharosServer {
   std::filesystem::path data_dir_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t grpc_port_ = 0;
   std::optional<ExitStatus> exit_status_;
 };
 

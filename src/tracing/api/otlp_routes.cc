@@ -1,14 +1,10 @@
 #include "tracing/api/otlp_routes.h"
 
-#include <fmt/format.h>
-
 #include <boost/json/serialize.hpp>
 #include <string>
-#include <vector>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
-#include "tracing/ingest/otlp_decode.h"
-#include "tracing/ingest/otlp_runs.h"
+#include "tracing/api/otlp_status.h"
 
 namespace pharos::tracing {
 
@@ -16,8 +12,7 @@ namespace {
 
 using http::Request;
 using http::Response;
-
-enum class Encoding { kProtobuf, kJson };
+using otlp::Encoding;
 
 std::optional<Encoding> encodingOf(const Request& request) {
   const auto type = request.header("content-type");
@@ -35,62 +30,51 @@ std::optional<Encoding> encodingOf(const Request& request) {
 
 // An ExportTraceServiceResponse in the request's encoding; partial_success only when something
 // was rejected (the spec wants it unset on full success).
-Response exportResponse(Encoding encoding, std::int64_t rejected, const std::string& message) {
+Response exportResponse(Encoding encoding, const otlp::ExportSummary& summary) {
   if (encoding == Encoding::kJson) {
-    if (rejected == 0) return Response::json(200, "{}");
-    boost::json::object partial{{"rejectedSpans", std::to_string(rejected)},
-                                {"errorMessage", message}};
+    if (summary.rejected == 0) return Response::json(200, "{}");
+    boost::json::object partial{{"rejectedSpans", std::to_string(summary.rejected)},
+                                {"errorMessage", summary.message}};
     return Response::json(200,
                           boost::json::serialize(boost::json::object{{"partialSuccess", partial}}));
   }
   opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
-  if (rejected > 0) {
-    response.mutable_partial_success()->set_rejected_spans(rejected);
-    response.mutable_partial_success()->set_error_message(message);
+  if (summary.rejected > 0) {
+    response.mutable_partial_success()->set_rejected_spans(summary.rejected);
+    response.mutable_partial_success()->set_error_message(summary.message);
   }
   return Response::text(200, response.SerializeAsString(), "application/x-protobuf");
 }
 
-std::string joinReasons(const std::vector<std::string>& reasons, std::int64_t rejected) {
-  std::string out = fmt::format("{} span(s) rejected", rejected);
-  for (std::size_t i = 0; i < reasons.size(); ++i) out += (i == 0 ? ": " : "; ") + reasons[i];
-  return out;
+// The status and headers Pharos uses for the error everywhere (400, 503 + Retry-After, …), with
+// a google.rpc.Status body in the request's encoding.
+Response errorResponse(Encoding encoding, const core::Error& error) {
+  Response response = Response::fromError(error);
+  if (encoding == Encoding::kJson) {
+    response.body = otlp::statusJson(error);
+  } else {
+    response.body = otlp::statusProtobuf(error);
+    response.content_type = "application/x-protobuf";
+  }
+  return response;
 }
 
 }  // namespace
 
-void addOtlpRoutes(http::Router& router, std::shared_ptr<RunStore> store) {
+void addOtlpRoutes(http::Router& router, std::shared_ptr<otlp::Receiver> receiver) {
   router.add(
-      http::Verb::post, "/v1/traces", [store](Request& request) -> http::Awaitable<Response> {
+      http::Verb::post, "/v1/traces", [receiver](Request& request) -> http::Awaitable<Response> {
         const auto encoding = encodingOf(request);
         if (!encoding) {
           co_return Response::error(
               415, "unsupported_media_type",
               "Content-Type: expected application/x-protobuf or application/json for OTLP traces");
         }
-        auto decoded = *encoding == Encoding::kProtobuf ? otlp::decodeProtobuf(request.body())
-                                                        : otlp::decodeJson(request.body());
-        if (!decoded) co_return Response::fromError(decoded.error());
-        const std::string project(request.header("x-pharos-project").value_or(""));
-        std::vector<PreparedRun> runs;
-        runs.reserve(decoded->spans.size());
-        for (const otlp::Span& span : decoded->spans) {
-          runs.push_back(prepareRun(otlp::spanToRun(span, project),
-                                    fmt::format("span {}", span.span_id), store->prices()));
-        }
-        std::int64_t rejected = decoded->rejected;
-        std::vector<std::string> reasons = std::move(decoded->reasons);
-        if (!runs.empty()) {
-          auto outcome =
-              co_await store->ingest(request.identity().workspace_id, std::move(runs), {});
-          if (!outcome) co_return Response::fromError(outcome.error());
-          rejected += static_cast<std::int64_t>(outcome->rejected.size());
-          for (const RejectedRun& r : outcome->rejected) {
-            if (reasons.size() < 5) reasons.push_back(r.origin + ": " + r.message);
-          }
-        }
-        co_return exportResponse(*encoding, rejected,
-                                 rejected > 0 ? joinReasons(reasons, rejected) : std::string());
+        auto summary = co_await receiver->receive(
+            request.identity().workspace_id, *encoding, request.body(),
+            std::string(request.header("x-pharos-project").value_or("")));
+        if (!summary) co_return errorResponse(*encoding, summary.error());
+        co_return exportResponse(*encoding, *summary);
       });
 }
 
