@@ -1,10 +1,12 @@
-// Load generator for LangSmith trace ingest: POST /api/v1/runs/multipart or /api/v1/runs/batch
-// with the bodies `langsmith@0.10.5` sends (bench/run_gen.h), from C keep-alive connections for
-// D seconds. Bodies are built once per connection; before every request the run ids in it are
-// overwritten in place with fresh UUIDv7-like ids (every occurrence: part names, id, trace_id,
-// parent_run_id, dotted_order), so every request inserts new runs instead of merging.
+// Load generator for trace ingest: POST /api/v1/runs/multipart or /api/v1/runs/batch with the
+// bodies `langsmith@0.10.5` sends (bench/run_gen.h), or POST /v1/traces with OTLP protobuf exports
+// of realistic GenAI spans (bench/otlp_gen.h, --endpoint otlp), from C keep-alive connections for
+// D seconds. Bodies are built once per connection; before every request the ids in it are
+// overwritten in place (LangSmith: every occurrence of each run id; OTLP: the trace ids), so every
+// request inserts new runs instead of merging.
 //
 //   ingest_load --url http://127.0.0.1:8080 --endpoint multipart --connections 8 --duration 10
+//   ingest_load --url http://127.0.0.1:8080 --endpoint otlp --spans 512 --connections 8
 //   ingest_load --check            # builds and validates bodies with Pharos's own parsers, no
 //   server ingest_load --dump body.txt    # writes one request body
 //
@@ -42,7 +44,9 @@
 #include <vector>
 
 #include "http/multipart.h"
+#include "otlp_gen.h"
 #include "run_gen.h"
+#include "tracing/ingest/otlp_decode.h"
 #include "tracing/run.h"
 
 namespace {
@@ -59,13 +63,14 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 struct Options {
   std::string host = "127.0.0.1";
   std::string port = "8080";
-  std::string endpoint = "multipart";  // or "batch"
+  std::string endpoint = "multipart";  // or "batch", "otlp"
   int connections = 8;
   int threads = 1;
   double duration = 10;
   double warmup = 1;
   int trees = 10;      // per request
   int tree_size = 10;  // runs per tree
+  int spans = 512;     // per OTLP request
   bool chunked = false;
   std::string api_key;
   std::string session = "bench-ingest";
@@ -75,9 +80,10 @@ struct Options {
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "ingest_load: " << problem << "\n"
-            << "usage: ingest_load [--url http://HOST:PORT] [--endpoint multipart|batch]\n"
+            << "usage: ingest_load [--url http://HOST:PORT] [--endpoint multipart|batch|otlp]\n"
                "         [--connections C] [--threads T] [--duration SECONDS] [--warmup SECONDS]\n"
-               "         [--trees N (per request)] [--tree-size R] [--chunked] [--api-key KEY]\n"
+               "         [--trees N (per request)] [--tree-size R] [--spans N (otlp, per request)]\n"
+               "         [--chunked] [--api-key KEY]\n"
                "         [--session NAME] [--check] [--dump FILE]\n";
   std::exit(2);
 }
@@ -98,7 +104,9 @@ Options parseOptions(int argc, char** argv) {
       o.port = url->has_port() ? std::string(url->port()) : "80";
     } else if (arg == "--endpoint") {
       o.endpoint = value();
-      if (o.endpoint != "multipart" && o.endpoint != "batch") usage("--endpoint multipart|batch");
+      if (o.endpoint != "multipart" && o.endpoint != "batch" && o.endpoint != "otlp") {
+        usage("--endpoint multipart|batch|otlp");
+      }
     } else if (arg == "--connections") {
       o.connections = std::stoi(value());
     } else if (arg == "--threads") {
@@ -111,6 +119,8 @@ Options parseOptions(int argc, char** argv) {
       o.trees = std::stoi(value());
     } else if (arg == "--tree-size") {
       o.tree_size = std::stoi(value());
+    } else if (arg == "--spans") {
+      o.spans = std::stoi(value());
     } else if (arg == "--chunked") {
       o.chunked = true;
     } else if (arg == "--api-key") {
@@ -125,7 +135,9 @@ Options parseOptions(int argc, char** argv) {
       usage("unknown argument " + arg);
     }
   }
-  if (o.connections < 1 || o.threads < 1 || o.trees < 1 || o.tree_size < 4) usage("bad counts");
+  if (o.connections < 1 || o.threads < 1 || o.trees < 1 || o.tree_size < 4 || o.spans < 1) {
+    usage("bad counts");
+  }
   return o;
 }
 
@@ -133,11 +145,24 @@ Options parseOptions(int argc, char** argv) {
 struct BodyTemplate {
   std::string content_type;
   std::string body;
-  std::vector<std::vector<std::size_t>> id_offsets;  // per run
+  std::vector<std::vector<std::size_t>> id_offsets;  // per run (LangSmith bodies)
+  std::optional<pharos::bench::OtlpBody> otlp;         // OTLP bodies
   std::size_t runs = 0;
 };
 
+std::string targetOf(const Options& o) {
+  return o.endpoint == "otlp" ? "/v1/traces" : "/api/v1/runs/" + o.endpoint;
+}
+
 BodyTemplate buildTemplate(const Options& o, std::uint64_t seed) {
+  if (o.endpoint == "otlp") {
+    BodyTemplate tpl;
+    tpl.otlp = pharos::bench::makeOtlpBody(static_cast<std::size_t>(o.spans), seed);
+    tpl.content_type = "application/x-protobuf";
+    tpl.body = tpl.otlp->bytes;
+    tpl.runs = tpl.otlp->spans;
+    return tpl;
+  }
   pharos::bench::TreeGenerator trees(seed);
   pharos::bench::IdGenerator ids(0xffff, seed);
   std::vector<GenRun> runs;
@@ -174,7 +199,12 @@ BodyTemplate buildTemplate(const Options& o, std::uint64_t seed) {
 }
 
 // Overwrites every run id of `body` (laid out as in `tpl`) with a fresh one.
-void freshIds(const BodyTemplate& tpl, std::string& body, pharos::bench::IdGenerator& ids) {
+void freshIds(const BodyTemplate& tpl, std::string& body, pharos::bench::IdGenerator& ids,
+              std::uint64_t stream, std::uint64_t& counter) {
+  if (tpl.otlp) {
+    pharos::bench::freshOtlpIds(*tpl.otlp, body, stream, ++counter);
+    return;
+  }
   char id[pharos::bench::kUuidLength];
   for (const auto& offsets : tpl.id_offsets) {
     ids.next(id);
@@ -191,14 +221,36 @@ int check(const Options& o) {
   std::string body = tpl.body;
   std::unordered_set<std::string> seen;
   std::size_t runs_seen = 0;
+  std::uint64_t counter = 0;
+  Clock::duration decoding{};
+  Clock::duration validating{};
   auto fail = [&](const std::string& what) {
     if (++problems <= 10) std::cerr << "check: " << what << "\n";
   };
   for (int round = 0; round < 1000; ++round) {
-    freshIds(tpl, body, ids);
+    freshIds(tpl, body, ids, 1, counter);
     const bool full = round < 3;  // parse a few bodies fully, collect ids of all
     std::vector<std::string> run_ids;
-    if (o.endpoint == "multipart") {
+    if (o.endpoint == "otlp") {
+      // Pharos's own decoder, timed: the per-span cost of reading an export.
+      const auto start = Clock::now();
+      auto counts = pharos::tracing::otlp::validateProtobuf(body);
+      const auto validated = Clock::now();
+      auto decoded = pharos::tracing::otlp::decodeProtobuf(body);
+      decoding += Clock::now() - validated;
+      validating += validated - start;
+      if (!counts || counts->accepted != static_cast<std::int64_t>(tpl.runs)) {
+        fail("otlp: validateProtobuf does not accept every span");
+      }
+      if (!decoded) {
+        fail("otlp: " + decoded.error().message);
+        break;
+      }
+      if (decoded->rejected != 0) fail("otlp: rejected spans: " + decoded->reasons.front());
+      for (const auto& span : decoded->spans) {
+        run_ids.push_back(span.trace_id.substr(0, 16) + span.span_id);
+      }
+    } else if (o.endpoint == "multipart") {
       auto boundary = pharos::http::multipartBoundary(tpl.content_type);
       if (!boundary) {
         fail("boundary: " + boundary.error().message);
@@ -261,6 +313,14 @@ int check(const Options& o) {
       "runs, {} distinct ids; {} problem(s)\n",
       o.endpoint, tpl.runs, tpl.body.size(), static_cast<double>(tpl.body.size()) / tpl.runs,
       runs_seen, seen.size(), problems);
+  if (o.endpoint == "otlp") {
+    std::cout << fmt::format(
+        "validateProtobuf: {:.2f} us/span   decodeProtobuf: {:.2f} us/span\n",
+        std::chrono::duration<double, std::micro>(validating).count() /
+            static_cast<double>(runs_seen),
+        std::chrono::duration<double, std::micro>(decoding).count() /
+            static_cast<double>(runs_seen));
+  }
   return problems;
 }
 
@@ -284,7 +344,11 @@ asio::awaitable<void> connectionLoop(Shared& shared, BodyTemplate tpl, int index
   const Options& o = *shared.options;
   auto executor = co_await asio::this_coro::executor;
   pharos::bench::IdGenerator ids(static_cast<std::uint64_t>(index) + 1);
-  http::request<http::string_body> req{http::verb::post, "/api/v1/runs/" + o.endpoint, 11};
+  std::uint64_t counter = 0;
+  // OTLP id streams differ per connection and per run of the tool.
+  const std::uint64_t id_stream = (static_cast<std::uint64_t>(index) + 1) |
+                               ((static_cast<std::uint64_t>(std::random_device{}()) & 0x3fff) << 8);
+  http::request<http::string_body> req{http::verb::post, targetOf(o), 11};
   req.set(http::field::host, o.host + ":" + o.port);
   req.set(http::field::user_agent, "langsmith-js/0.10.5");
   req.set(http::field::content_type, tpl.content_type);
@@ -317,7 +381,7 @@ asio::awaitable<void> connectionLoop(Shared& shared, BodyTemplate tpl, int index
       }
       buffer.clear();
     }
-    freshIds(tpl, req.body(), ids);
+    freshIds(tpl, req.body(), ids, id_stream, counter);
     const auto start = Clock::now();
     auto [wec, written] = co_await http::async_write(*stream, req, kNoThrow);
     (void)written;
@@ -413,10 +477,10 @@ int run(const Options& o) {
   const double p95 = percentile(total.latencies_ms, 95);
   const double p99 = percentile(total.latencies_ms, 99);
   std::cout << fmt::format(
-      "POST /api/v1/runs/{}{}: {} connections, {} s (+{} s warm-up), {} runs ({} trees of {}) "
-      "per request, {} bytes per body ({:.0f} bytes/run)\n",
-      o.endpoint, o.chunked ? " (chunked)" : "", o.connections, o.duration, o.warmup,
-      runs_per_request, o.trees, o.tree_size, body_bytes,
+      "POST {}{}: {} connections, {} s (+{} s warm-up), {} runs per request, {} bytes per body "
+      "({:.0f} bytes/run)\n",
+      targetOf(o), o.chunked ? " (chunked)" : "", o.connections, o.duration, o.warmup,
+      runs_per_request, body_bytes,
       static_cast<double>(body_bytes) / static_cast<double>(runs_per_request));
   std::cout << fmt::format(
       "  {:.0f} runs/s   {:.1f} requests/s   latency p50 {:.2f} ms  p95 {:.2f} ms  p99 {:.2f} ms\n",

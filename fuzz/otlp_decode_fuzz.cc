@@ -2,7 +2,9 @@
 // even: protobuf, odd: the OTLP JSON mapping. Invariants beyond "no crash, no UB": an unreadable
 // body is kInvalidArgument with a message; otherwise every decoded span has well-formed ids
 // (32 and 16 lower-case hex digits, not all zeros, a parent likewise when present), the rejection
-// count covers the reasons given, and shared resource/scope objects are always set.
+// count covers the reasons given, and shared resource/scope objects are always set. For protobuf,
+// validateProtobuf (the acknowledgement path) must agree with decodeProtobuf exactly: same error,
+// same accepted and rejected counts, same reasons.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -32,7 +34,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   namespace otlp = pharos::tracing::otlp;
-  auto decoded = (data[0] & 1) == 0 ? otlp::decodeProtobuf(body) : otlp::decodeJson(body);
+  const bool protobuf = (data[0] & 1) == 0;
+  auto decoded = protobuf ? otlp::decodeProtobuf(body) : otlp::decodeJson(body);
+  if (protobuf) {
+    auto counts = otlp::validateProtobuf(body);
+    check(counts.ok() == decoded.ok());
+    if (counts.ok()) {
+      check(counts->accepted == static_cast<std::int64_t>(decoded->spans.size()));
+      check(counts->rejected == decoded->rejected);
+      check(counts->reasons == decoded->reasons);
+    }
+  }
   if (!decoded.ok()) {
     check(decoded.error().code == pharos::core::ErrorCode::kInvalidArgument);
     check(!decoded.error().message.empty());

@@ -20,7 +20,9 @@
 #include "http/server.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tracing/api/langsmith_routes.h"
+#include "store/log/append_log.h"
 #include "tracing/api/otlp_grpc.h"
+#include "tracing/ingest/otlp_materializer.h"
 #include "tracing/api/otlp_routes.h"
 #include "tracing/query/filter_validate.h"
 #include "tracing/store/sql_functions.h"
@@ -145,7 +147,14 @@ int serveCommand(const CommonOptions& options) {
   addOpsRoutes(router, store, metrics);
   auto runs = std::make_shared<tracing::RunStore>(store->database(), loadPrices(settings));
   tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
-  auto otlp_receiver = std::make_shared<tracing::otlp::Receiver>(runs);
+  auto span_log = store::AppendLog::open(
+      {.dir = settings.data.dir / "otlp-log",
+       .max_backlog_bytes = settings.tracing.otlp_max_backlog_bytes,
+       .max_record_bytes = settings.server.max_inflated_body_bytes + 4096});
+  if (!span_log) throw std::runtime_error("cannot open the span log: " + span_log.error().message);
+  tracing::otlp::Materializer materializer(**span_log, runs, metrics);
+  materializer.start();
+  auto otlp_receiver = std::make_shared<tracing::otlp::Receiver>(**span_log, metrics);
   tracing::addOtlpRoutes(router, otlp_receiver);
   auth::KeyAuthenticator authenticator(store, settings.auth, settings.keysRequired(), fallback,
                                        bootstrap);
@@ -170,6 +179,9 @@ int serveCommand(const CommonOptions& options) {
   core::log::info("stop signal received", {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}});
   otlp_grpc.shutdown(settings.server.shutdown_grace);
   server.shutdown();
+  // Exports acknowledged and not yet stored as runs stay in the span log for the next start.
+  materializer.stop();
+  (*span_log)->close();
   // Before the server (and its I/O contexts) is destroyed: writes still queued for abandoned
   // requests complete by posting to those contexts.
   store->close();

@@ -489,6 +489,11 @@ std::vector<SettingDef> makeRegistry() {
           "tracing.pricing_file", OptionalFileType{},
           "TOML file of model prices (USD per million tokens) that extends and overrides the "
           "built-in table; empty: built-in prices only. See docs/configuration.md."),
+      setting<&S::tracing, &TracingSettings::otlp_max_backlog_bytes>(
+          "tracing.otlp_max_backlog", SizeType{},
+          "OTLP exports are acknowledged once durable in the span log (DATA_DIR/otlp-log) and "
+          "stored as runs behind; past this many bytes waiting, exports are refused with 503 / "
+          "UNAVAILABLE and a retry delay."),
       setting<&S::log, &LogSettings::level>("log.level", log_level,
                                             "Least severe level logged: debug, info, warn, error."),
       setting<&S::log, &LogSettings::access_log>("log.access_log", BoolType{},

@@ -82,6 +82,8 @@ struct TracingSettings {
   bool gzip_ingest = true;
   // A TOML file of model prices that extends and overrides the built-in table; empty: none.
   std::filesystem::path pricing_file;
+  // OTLP exports acknowledged (durable in the span log) but not yet stored as runs, at most.
+  std::uint64_t otlp_max_backlog_bytes = 1024ull * 1024 * 1024;
 };
 
 struct LogSettings {

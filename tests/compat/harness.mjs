@@ -151,6 +151,24 @@ export async function startPharos({ args = [], env = {}, dataDir } = {}) {
     }
   }
 
+  // OTLP exports are acknowledged once durable in the span log and stored as runs just behind:
+  // waits until every span acknowledged so far has been stored (or dropped, with a log line).
+  async function otlpMaterialized({ timeoutMs = 10_000 } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const page = await (await fetch(`${baseUrl}/metrics`)).text();
+      const sample = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(page)?.[1] ?? NaN);
+      const accepted = sample('pharos_otlp_spans_accepted_total');
+      const done = sample('pharos_otlp_spans_materialized_total') +
+        sample('pharos_otlp_spans_dropped_total');
+      if (done >= accepted) return;
+      if (Date.now() > deadline) {
+        throw new Error(`accepted OTLP spans not stored as runs within ${timeoutMs} ms:\n${page}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   let stopping;
   async function stop() {
     stopping ??= (async () => {
@@ -169,6 +187,7 @@ export async function startPharos({ args = [], env = {}, dataDir } = {}) {
     baseUrl,
     port,
     grpcPort: grpcMatch ? Number(grpcMatch[1]) : undefined,
+    otlpMaterialized,
     dataDir: dir,
     process: child,
     stdout: () => stdout,

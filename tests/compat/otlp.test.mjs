@@ -97,6 +97,7 @@ for (const [label, makeExporter] of exporters) {
       const tracer = provider.getTracer('compat-test', '1.0.0');
       traceId = traceOneRequest(tracer);
       await provider.forceFlush();
+      await pharos.otlpMaterialized();
     });
     after(async () => {
       await provider?.shutdown();
@@ -191,6 +192,7 @@ describe('OTLP gRPC with API keys required (auth.mode=required)', () => {
     await exporter.shutdown();
     assert.notEqual(result.code, 0, 'refused');
     assert.match(String(result.error?.message), /UNAUTHENTICATED|16/, String(result.error));
+    await pharos.otlpMaterialized();
     const response = await fetch(`${pharos.baseUrl}/api/v1/sessions?name=keyed`, {
       headers: { 'x-api-key': key },
     });
@@ -204,6 +206,7 @@ describe('OTLP gRPC with API keys required (auth.mode=required)', () => {
     const result = await exportOnce(exporter, 'with-key');
     await exporter.shutdown();
     assert.equal(result.code, 0, String(result.error));
+    await pharos.otlpMaterialized();
     const response = await fetch(`${pharos.baseUrl}/api/v1/sessions?name=keyed`, {
       headers: { 'x-api-key': key },
     });

@@ -198,6 +198,7 @@ struct Sample {
 const std::map<std::string, Sample>& samples() {
   static const std::map<std::string, Sample> kSamples = {
       {"server.listen", {"0.0.0.0:9000", R"("0.0.0.0:9000")"}},
+      {"server.otlp_grpc_listen", {"127.0.0.1:14317", R"("127.0.0.1:14317")"}},
       {"server.io_threads", {"3", "3"}},
       {"server.blocking_threads", {"5", "5"}},
       {"server.max_header_bytes", {"8KiB", "8192"}},
@@ -220,6 +221,7 @@ const std::map<std::string, Sample>& samples() {
       {"tracing.multipart_ingest", {"no", "false"}},
       {"tracing.gzip_ingest", {"0", "false"}},
       {"tracing.pricing_file", {"/etc/pharos/prices.toml", R"("/etc/pharos/prices.toml")"}},
+      {"tracing.otlp_max_backlog", {"2GiB", "2147483648"}},
       {"log.level", {"error", R"("error")"}},
       {"log.access_log", {"off", "false"}},
   };
@@ -769,6 +771,26 @@ TEST(KeysRequiredTest, Matrix) {
   }
 }
 
+TEST(KeysRequiredTest, AnOpenGrpcListenerRequiresKeysToo) {
+  Settings settings;
+  settings.auth.mode = AuthMode::kAuto;
+  EXPECT_FALSE(settings.keysRequired()) << "both listeners on loopback by default";
+  settings.server.otlp_grpc_listen = ListenAddress{"0.0.0.0", 4317};
+  EXPECT_TRUE(settings.keysRequired());
+  settings.server.otlp_grpc_listen.reset();
+  EXPECT_FALSE(settings.keysRequired()) << "switched off";
+}
+
+TEST_F(SettingsTest, OtlpGrpcListenOffSwitchesItOffAndAddressesParse) {
+  EXPECT_FALSE(withFlag("server.otlp_grpc_listen", "off").server.otlp_grpc_listen);
+  EXPECT_FALSE(withFlag("server.otlp_grpc_listen", "").server.otlp_grpc_listen);
+  const auto address = withFlag("server.otlp_grpc_listen", "0.0.0.0:4317").server.otlp_grpc_listen;
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->toString(), "0.0.0.0:4317");
+  EXPECT_EQ(flagError("server.otlp_grpc_listen", "4317").key(), "server.otlp_grpc_listen");
+  EXPECT_THAT(renderSettingsToml(Settings{}), HasSubstr("otlp_grpc_listen = \"127.0.0.1:4317\""));
+}
+
 TEST(ListenAddressTest, ToStringBracketsIpv6) {
   EXPECT_EQ((ListenAddress{"0.0.0.0", 80}).toString(), "0.0.0.0:80");
   EXPECT_EQ((ListenAddress{"::1", 8080}).toString(), "[::1]:8080");
@@ -779,6 +801,7 @@ TEST(ListenAddressTest, ToStringBracketsIpv6) {
 
 TEST(DescribeSettingsTest, ListsEverySettingOnce) {
   const std::vector<std::string> expected = {"server.listen",
+                                             "server.otlp_grpc_listen",
                                              "server.io_threads",
                                              "server.blocking_threads",
                                              "server.max_header_bytes",
@@ -801,6 +824,7 @@ TEST(DescribeSettingsTest, ListsEverySettingOnce) {
                                              "tracing.multipart_ingest",
                                              "tracing.gzip_ingest",
                                              "tracing.pricing_file",
+                                             "tracing.otlp_max_backlog",
                                              "log.level",
                                              "log.access_log"};
   const std::vector<SettingInfo> infos = describeSettings();

@@ -11,6 +11,7 @@
 #include "google/rpc/status.pb.h"
 #include "integration/http_client.h"
 #include "integration/pharos_process.h"
+#include "integration/test_helpers.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 
 namespace pharos::testing {
@@ -82,6 +83,7 @@ TEST_F(OtlpGrpcTest, BadSpansArePartialSuccessAndTheGoodOnesAreStored) {
   EXPECT_EQ(response.partial_success().rejected_spans(), 2);
   EXPECT_NE(response.partial_success().error_message().find("all zeros"), std::string::npos)
       << response.partial_success().error_message();
+  ASSERT_TRUE(otlpMaterialized(server_.port()));
   EXPECT_EQ(runCount("grpc-project"), 1u);
 }
 
@@ -124,6 +126,7 @@ TEST_F(OtlpGrpcTest, OverTheSizeLimitIsResourceExhausted) {
   ExportTraceServiceResponse response;
   const grpc::Status status = stub->Export(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  ASSERT_TRUE(otlpMaterialized(server_.port()));
   EXPECT_EQ(runCount("too-big"), 0u);
 }
 

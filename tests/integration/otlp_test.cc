@@ -3,7 +3,11 @@
 // success for bad spans, and clear errors for bodies that are not trace exports.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json/parse.hpp>
+#include <csignal>
+#include <mutex>
+#include <thread>
 #include <boost/json/serialize.hpp>
 
 #include "integration/http_client.h"
@@ -75,6 +79,7 @@ TEST_F(OtlpTest, JsonExportBecomesRunsWithPartialSuccessForTheBadSpan) {
             std::string::npos)
       << response.body;
 
+  ASSERT_TRUE(otlpMaterialized(port()));
   const auto runs = runsOf("seed-app");
   ASSERT_EQ(runs.size(), 2u);
   const auto llm =
@@ -104,6 +109,7 @@ TEST_F(OtlpTest, JsonExportBecomesRunsWithPartialSuccessForTheBadSpan) {
   ASSERT_EQ(
       fetch(port(), "POST", "/v1/traces", {{"content-type", "application/json"}}, kExport).status,
       200);
+  ASSERT_TRUE(otlpMaterialized(port()));
   EXPECT_EQ(runsOf("seed-app").size(), 2u);
 }
 
@@ -128,6 +134,7 @@ TEST_F(OtlpTest, ProtobufExportAnswersProtobufAndHonoursTheProjectHeader) {
   pb::collector::trace::v1::ExportTraceServiceResponse answer;
   ASSERT_TRUE(answer.ParseFromString(response.body));
   EXPECT_FALSE(answer.has_partial_success()) << "unset on full success";
+  ASSERT_TRUE(otlpMaterialized(port()));
   const auto runs = runsOf("vectors");
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].at("run_type"), "embedding");
@@ -164,6 +171,91 @@ TEST_F(OtlpTest, UnreadableBodiesAreClearErrorsAsGoogleRpcStatus) {
   EXPECT_TRUE(
       isJsonError(fetch(port(), "POST", "/v1/traces", {{"content-type", "text/plain"}}, "hello"),
                   415, "unsupported_media_type"));
+}
+
+// "Durable on acknowledgement" for the span log: exports acknowledged before a SIGKILL are all
+// stored as runs after the restart (the materializer resumes from the log), and none twice.
+TEST(OtlpDurabilityTest, EveryAcknowledgedSpanSurvivesSigkill) {
+  TempDir data;
+  std::atomic<std::uint64_t> acknowledged{0};
+  {
+    PharosServer server{ServeOptions{.data_dir = data.path()}};
+    ASSERT_TRUE(server.start());
+    std::atomic<bool> stop{false};
+    std::atomic<bool> killed{false};
+    std::atomic<int> failures_before_kill{0};
+    std::vector<std::thread> clients;
+    for (std::uint32_t client = 0; client < 2; ++client) {
+      clients.emplace_back([&, client] {
+        for (std::uint32_t batch = 0; !stop; ++batch) {
+          pb::collector::trace::v1::ExportTraceServiceRequest request;
+          auto* scope = request.add_resource_spans()->add_scope_spans();
+          for (std::uint32_t i = 0; i < 50; ++i) {
+            auto* span = scope->add_spans();
+            std::string trace_id(16, '\x01');
+            std::memcpy(trace_id.data(), &client, 4);
+            std::memcpy(trace_id.data() + 4, &batch, 4);
+            span->set_trace_id(trace_id);
+            std::string span_id(8, '\x02');
+            std::memcpy(span_id.data(), &i, 4);
+            span->set_span_id(span_id);
+            span->set_name("durable");
+            // Now, so that the project's statistics (over the last day) count it.
+            const auto now = static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
+            span->set_start_time_unix_nano(now);
+            span->set_end_time_unix_nano(now + 1'000'000);
+          }
+          try {
+            const HttpResponse response =
+                fetch(server.port(), "POST", "/v1/traces",
+                      {{"content-type", "application/x-protobuf"}, {"x-pharos-project", "durable"}},
+                      request.SerializeAsString());
+            if (response.status == 200) {
+              acknowledged += 50;
+            } else if (!killed) {
+              ++failures_before_kill;
+            }
+          } catch (const std::exception&) {
+            if (!killed) ++failures_before_kill;
+            return;  // the server is gone
+          }
+        }
+      });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (acknowledged < 5000 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    killed = true;
+    server.sendSignal(SIGKILL);
+    stop = true;
+    for (auto& client : clients) client.join();
+    server.waitForExit(std::chrono::seconds(5));
+    EXPECT_EQ(failures_before_kill.load(), 0);
+  }
+  ASSERT_GE(acknowledged.load(), 1000u) << "the load never got going";
+
+  PharosServer restarted{ServeOptions{.data_dir = data.path()}};
+  ASSERT_TRUE(restarted.start());
+  // Every acknowledged span becomes a run; spans in flight at the kill may too (their exporter
+  // would have re-sent them), so the count is at least the acknowledged one and never doubles.
+  const std::uint64_t sent_at_most = acknowledged.load() + 2 * 50;
+  std::int64_t count = -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const json::value sessions =
+        get(restarted.port(), "/api/v1/sessions?name=durable&include_stats=true").json();
+    if (!sessions.as_array().empty()) {
+      count = sessions.as_array()[0].at("run_count").to_number<std::int64_t>();
+      if (count >= static_cast<std::int64_t>(acknowledged.load())) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(count, static_cast<std::int64_t>(acknowledged.load()));
+  EXPECT_LE(count, static_cast<std::int64_t>(sent_at_most));
 }
 
 }  // namespace

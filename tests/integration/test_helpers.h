@@ -131,6 +131,23 @@ std::string metricsWhen(std::uint16_t port, Predicate ready) {
   return page;
 }
 
+// OTLP exports are acknowledged once durable in the span log and stored as runs just behind:
+// waits (up to 10 s) until every span acknowledged so far has been stored or dropped.
+inline ::testing::AssertionResult otlpMaterialized(std::uint16_t port) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string page;
+  while (std::chrono::steady_clock::now() < deadline) {
+    page = get(port, "/metrics").body;
+    const double accepted = metricValue(page, "pharos_otlp_spans_accepted_total").value_or(-1);
+    const double done = metricValue(page, "pharos_otlp_spans_materialized_total").value_or(0) +
+                        metricValue(page, "pharos_otlp_spans_dropped_total").value_or(0);
+    if (accepted >= 0 && done >= accepted) return ::testing::AssertionSuccess();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return ::testing::AssertionFailure() << "accepted OTLP spans not stored as runs within 10 s:\n"
+                                       << page;
+}
+
 inline std::string jsonText(const boost::json::object& object, std::string_view key) {
   const auto* value = object.if_contains(key);
   if (value == nullptr) return "(missing)";

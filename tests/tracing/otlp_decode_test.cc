@@ -147,6 +147,13 @@ TEST(OtlpProtobufTest, BadSpansAreRejectedAndTheRestKept) {
       << decoded->reasons[2];
   EXPECT_NE(decoded->reasons[3].find("nested deeper than 32 levels"), std::string::npos)
       << decoded->reasons[3];
+
+  // The acknowledgement path counts by the same rules without building the spans.
+  auto counts = validateProtobuf(request.SerializeAsString());
+  ASSERT_TRUE(counts.ok()) << counts.error().message;
+  EXPECT_EQ(counts->accepted, 2);
+  EXPECT_EQ(counts->rejected, 4);
+  EXPECT_EQ(counts->reasons, decoded->reasons);
 }
 
 TEST(OtlpProtobufTest, GarbageAndTruncatedBodiesAreErrors) {
@@ -157,6 +164,9 @@ TEST(OtlpProtobufTest, GarbageAndTruncatedBodiesAreErrors) {
     ASSERT_FALSE(decoded.ok()) << body.size();
     EXPECT_NE(decoded.error().message.find("not an OTLP ExportTraceServiceRequest"),
               std::string::npos);
+    auto counts = validateProtobuf(body);
+    ASSERT_FALSE(counts.ok()) << body.size();
+    EXPECT_EQ(counts.error().message, decoded.error().message);
   }
   auto empty = decodeProtobuf("");
   ASSERT_TRUE(empty.ok());

@@ -69,25 +69,29 @@ std::string base64(std::string_view bytes) {
 }
 
 // ---- protobuf ----
+// Checking and converting are separate passes over the generated message, so that validation
+// alone (the acknowledgement path) and full decoding (materialization) apply the very same rules.
 
-bool anyValue(const pb::common::v1::AnyValue& in, json::value& out, std::size_t depth,
-              std::string& why);
+bool checkAnyValue(const pb::common::v1::AnyValue& in, std::size_t depth, std::string& why);
 
-bool keyValues(const google::protobuf::RepeatedPtrField<pb::common::v1::KeyValue>& in,
-               json::object& out, std::size_t depth, std::string& why) {
+bool checkKeyValues(const google::protobuf::RepeatedPtrField<pb::common::v1::KeyValue>& in,
+                    std::size_t depth, std::string& why) {
   for (const auto& kv : in) {
-    json::value value;
-    if (!anyValue(kv.value(), value, depth + 1, why)) {
+    if (!checkAnyValue(kv.value(), depth + 1, why)) {
       why = fmt::format("attribute {}: {}", core::jsonString(kv.key().substr(0, 128)), why);
       return false;
     }
-    out[kv.key()] = std::move(value);
   }
   return true;
 }
 
-bool anyValue(const pb::common::v1::AnyValue& in, json::value& out, std::size_t depth,
-              std::string& why) {
+bool checkSize(std::size_t size, std::string& why) {
+  if (size <= kMaxAttributeValueBytes) return true;
+  why = fmt::format("value of {} bytes is over the {}-byte limit", size, kMaxAttributeValueBytes);
+  return false;
+}
+
+bool checkAnyValue(const pb::common::v1::AnyValue& in, std::size_t depth, std::string& why) {
   if (depth > kMaxAttributeDepth) {
     why = fmt::format("nested deeper than {} levels", kMaxAttributeDepth);
     return false;
@@ -95,66 +99,73 @@ bool anyValue(const pb::common::v1::AnyValue& in, json::value& out, std::size_t 
   using V = pb::common::v1::AnyValue;
   switch (in.value_case()) {
     case V::kStringValue:
-      if (in.string_value().size() > kMaxAttributeValueBytes) {
-        why = fmt::format("value of {} bytes is over the {}-byte limit", in.string_value().size(),
-                          kMaxAttributeValueBytes);
-        return false;
+      return checkSize(in.string_value().size(), why);
+    case V::kBytesValue:
+      return checkSize(in.bytes_value().size(), why);
+    case V::kArrayValue:
+      for (const auto& item : in.array_value().values()) {
+        if (!checkAnyValue(item, depth + 1, why)) return false;
       }
-      out = json::string(in.string_value());
       return true;
+    case V::kKvlistValue:
+      return checkKeyValues(in.kvlist_value().values(), depth, why);
+    default:
+      return true;
+  }
+}
+
+json::object convertKeyValues(
+    const google::protobuf::RepeatedPtrField<pb::common::v1::KeyValue>& in);
+
+json::value convertAnyValue(const pb::common::v1::AnyValue& in) {
+  using V = pb::common::v1::AnyValue;
+  switch (in.value_case()) {
+    case V::kStringValue:
+      return json::string(in.string_value());
     case V::kBoolValue:
-      out = in.bool_value();
-      return true;
+      return in.bool_value();
     case V::kIntValue:
-      out = in.int_value();
-      return true;
+      return in.int_value();
     case V::kDoubleValue:
       // JSON has no NaN or infinity; keep them readable rather than dropping the attribute.
       if (!std::isfinite(in.double_value())) {
-        out = json::string(fmt::format("{}", in.double_value()));
-      } else {
-        out = in.double_value();
+        return json::string(fmt::format("{}", in.double_value()));
       }
-      return true;
+      return in.double_value();
     case V::kArrayValue: {
       json::array array;
-      for (const auto& item : in.array_value().values()) {
-        json::value value;
-        if (!anyValue(item, value, depth + 1, why)) return false;
-        array.push_back(std::move(value));
-      }
-      out = std::move(array);
-      return true;
+      array.reserve(static_cast<std::size_t>(in.array_value().values_size()));
+      for (const auto& item : in.array_value().values()) array.push_back(convertAnyValue(item));
+      return array;
     }
-    case V::kKvlistValue: {
-      json::object object;
-      if (!keyValues(in.kvlist_value().values(), object, depth, why)) return false;
-      out = std::move(object);
-      return true;
-    }
+    case V::kKvlistValue:
+      return convertKeyValues(in.kvlist_value().values());
     case V::kBytesValue:
-      if (in.bytes_value().size() > kMaxAttributeValueBytes) {
-        why = fmt::format("value of {} bytes is over the {}-byte limit", in.bytes_value().size(),
-                          kMaxAttributeValueBytes);
-        return false;
-      }
-      out = json::string(base64(in.bytes_value()));
-      return true;
+      return json::string(base64(in.bytes_value()));
     case V::VALUE_NOT_SET:
-      out = nullptr;
-      return true;
+      break;
   }
-  out = nullptr;
-  return true;
+  return nullptr;
 }
 
-bool protoSpan(const pb::trace::v1::Span& in, Span& out, std::string& why) {
-  auto trace_id = hexId(in.trace_id(), 16, why, "trace_id");
-  if (!trace_id) return false;
-  auto span_id = hexId(in.span_id(), 8, why, "span_id");
-  if (!span_id) return false;
-  out.trace_id = std::move(*trace_id);
-  out.span_id = std::move(*span_id);
+json::object convertKeyValues(
+    const google::protobuf::RepeatedPtrField<pb::common::v1::KeyValue>& in) {
+  json::object out;
+  out.reserve(static_cast<std::size_t>(in.size()));
+  for (const auto& kv : in) out[kv.key()] = convertAnyValue(kv.value());
+  return out;
+}
+
+// The span's ids in hex (parent empty for a root), or false with the reason it is rejected.
+bool checkSpanIds(const pb::trace::v1::Span& in, std::string& trace_id, std::string& span_id,
+                  std::string& parent_id, std::string& why) {
+  auto trace = hexId(in.trace_id(), 16, why, "trace_id");
+  if (!trace) return false;
+  auto span = hexId(in.span_id(), 8, why, "span_id");
+  if (!span) return false;
+  trace_id = std::move(*trace);
+  span_id = std::move(*span);
+  parent_id.clear();
   if (!in.parent_span_id().empty()) {
     std::string parent_why;
     auto parent = hexId(in.parent_span_id(), 8, parent_why, "parent_span_id");
@@ -162,8 +173,25 @@ bool protoSpan(const pb::trace::v1::Span& in, Span& out, std::string& why) {
       why = parent_why;
       return false;
     }
-    out.parent_span_id = std::move(parent);  // all zeros: a root, as some SDKs send it
+    if (parent) parent_id = std::move(*parent);  // all zeros: a root, as some SDKs send it
   }
+  return true;
+}
+
+bool checkSpan(const pb::trace::v1::Span& in, std::string& trace_id, std::string& span_id,
+               std::string& parent_id, std::string& why) {
+  if (!checkSpanIds(in, trace_id, span_id, parent_id, why)) return false;
+  if (!checkKeyValues(in.attributes(), 0, why)) return false;
+  for (const auto& event : in.events()) {
+    if (!checkKeyValues(event.attributes(), 0, why)) {
+      why = fmt::format("event {}: {}", core::jsonString(event.name().substr(0, 128)), why);
+      return false;
+    }
+  }
+  return true;
+}
+
+void convertSpan(const pb::trace::v1::Span& in, Span& out) {
   out.name = in.name();
   out.kind = static_cast<int>(in.kind());
   out.start_time_unix_nano = in.start_time_unix_nano();
@@ -173,16 +201,53 @@ bool protoSpan(const pb::trace::v1::Span& in, Span& out, std::string& why) {
                     : code == 2 ? StatusCode::kError
                                 : StatusCode::kUnset;
   out.status_message = in.status().message();
-  if (!keyValues(in.attributes(), out.attributes, 0, why)) return false;
+  out.attributes = convertKeyValues(in.attributes());
   for (const auto& event : in.events()) {
-    json::object attributes;
-    if (!keyValues(event.attributes(), attributes, 0, why)) {
-      why = fmt::format("event {}: {}", core::jsonString(event.name().substr(0, 128)), why);
-      return false;
-    }
     out.events.push_back(json::object{{"name", event.name()},
                                       {"time_unix_nano", event.time_unix_nano()},
-                                      {"attributes", std::move(attributes)}});
+                                      {"attributes", convertKeyValues(event.attributes())}});
+  }
+}
+
+// Parses the export on an arena and calls on_span(span, ids…) for every span that passes the
+// checks, rejecting the others into `counts`. on_scope(resource_spans, scope_spans) runs before
+// the spans of each scope that can be used at all.
+template <class OnScope, class OnSpan>
+core::Result<bool> walkProtobuf(std::string_view body, DecodedSpans& counts, OnScope on_scope,
+                                OnSpan on_span) {
+  google::protobuf::Arena arena;
+  auto* request =
+      google::protobuf::Arena::CreateMessage<pb::collector::trace::v1::ExportTraceServiceRequest>(
+          &arena);
+  if (!request->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return Error::invalidArgument(
+        "body: not an OTLP ExportTraceServiceRequest in protobuf (truncated or not protobuf)");
+  }
+  std::string trace_id, span_id, parent_id;
+  for (const auto& resource_spans : request->resource_spans()) {
+    std::string resource_why;
+    const bool resource_ok = checkKeyValues(resource_spans.resource().attributes(), 0, resource_why);
+    for (const auto& scope_spans : resource_spans.scope_spans()) {
+      std::string scope_why;
+      const bool scope_ok = checkKeyValues(scope_spans.scope().attributes(), 0, scope_why);
+      if (resource_ok && scope_ok) on_scope(resource_spans, scope_spans);
+      for (const auto& in : scope_spans.spans()) {
+        if (!resource_ok) {
+          reject(counts, in.name(), "resource " + resource_why);
+          continue;
+        }
+        if (!scope_ok) {
+          reject(counts, in.name(), "scope " + scope_why);
+          continue;
+        }
+        std::string why;
+        if (!checkSpan(in, trace_id, span_id, parent_id, why)) {
+          reject(counts, in.name(), why);
+          continue;
+        }
+        on_span(in, trace_id, span_id, parent_id);
+      }
+    }
   }
   return true;
 }
@@ -426,47 +491,46 @@ bool jsonSpan(const json::object& in, Span& out, std::string& why) {
 }  // namespace
 
 core::Result<DecodedSpans> decodeProtobuf(std::string_view body) {
-  pb::collector::trace::v1::ExportTraceServiceRequest request;
-  if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-    return Error::invalidArgument(
-        "body: not an OTLP ExportTraceServiceRequest in protobuf (truncated or not protobuf)");
-  }
   DecodedSpans out;
-  for (const auto& resource_spans : request.resource_spans()) {
-    auto resource = std::make_shared<json::object>();
-    std::string why;
-    const bool resource_ok = keyValues(resource_spans.resource().attributes(), *resource, 0, why);
-    for (const auto& scope_spans : resource_spans.scope_spans()) {
-      auto scope = std::make_shared<json::object>();
-      json::object scope_attributes;
-      std::string scope_why;
-      const bool scope_ok =
-          keyValues(scope_spans.scope().attributes(), scope_attributes, 0, scope_why);
-      (*scope)["name"] = scope_spans.scope().name();
-      (*scope)["version"] = scope_spans.scope().version();
-      (*scope)["attributes"] = std::move(scope_attributes);
-      for (const auto& in : scope_spans.spans()) {
-        if (!resource_ok) {
-          reject(out, in.name(), "resource " + why);
-          continue;
+  std::shared_ptr<json::object> resource;
+  std::shared_ptr<json::object> scope;
+  const void* resource_of = nullptr;
+  auto walked = walkProtobuf(
+      body, out,
+      [&](const pb::trace::v1::ResourceSpans& resource_spans,
+          const pb::trace::v1::ScopeSpans& scope_spans) {
+        if (resource_of != &resource_spans) {
+          resource = std::make_shared<json::object>(
+              convertKeyValues(resource_spans.resource().attributes()));
+          resource_of = &resource_spans;
         }
-        if (!scope_ok) {
-          reject(out, in.name(), "scope " + scope_why);
-          continue;
-        }
-        Span span;
-        std::string span_why;
-        if (!protoSpan(in, span, span_why)) {
-          reject(out, in.name(), span_why);
-          continue;
-        }
+        scope = std::make_shared<json::object>(json::object{
+            {"name", scope_spans.scope().name()},
+            {"version", scope_spans.scope().version()},
+            {"attributes", convertKeyValues(scope_spans.scope().attributes())}});
+      },
+      [&](const pb::trace::v1::Span& in, std::string& trace_id, std::string& span_id,
+          std::string& parent_id) {
+        Span& span = out.spans.emplace_back();
+        span.trace_id = std::move(trace_id);
+        span.span_id = std::move(span_id);
+        if (!parent_id.empty()) span.parent_span_id = std::move(parent_id);
+        convertSpan(in, span);
         span.resource = resource;
         span.scope = scope;
-        out.spans.push_back(std::move(span));
-      }
-    }
-  }
+      });
+  if (!walked) return walked.error();
   return out;
+}
+
+core::Result<SpanCounts> validateProtobuf(std::string_view body) {
+  DecodedSpans counts;
+  std::int64_t accepted = 0;
+  auto walked = walkProtobuf(
+      body, counts, [](const auto&, const auto&) {},
+      [&](const auto&, const auto&, const auto&, const auto&) { ++accepted; });
+  if (!walked) return walked.error();
+  return SpanCounts{accepted, counts.rejected, std::move(counts.reasons)};
 }
 
 core::Result<DecodedSpans> decodeJson(std::string_view body) {

@@ -54,8 +54,17 @@ struct DecodedSpans {
   std::vector<std::string> reasons;
 };
 
+struct SpanCounts {
+  std::int64_t accepted = 0;
+  std::int64_t rejected = 0;
+  std::vector<std::string> reasons;  // as in DecodedSpans
+};
+
 // kInvalidArgument when the body is not an ExportTraceServiceRequest at all.
 core::Result<DecodedSpans> decodeProtobuf(std::string_view body);
+// What decodeProtobuf would accept and reject, by the same rules, without building the spans:
+// the cheap check that lets an export be acknowledged before it is decoded in full.
+core::Result<SpanCounts> validateProtobuf(std::string_view body);
 core::Result<DecodedSpans> decodeJson(std::string_view body);
 
 }  // namespace pharos::tracing::otlp

@@ -5,14 +5,10 @@
 #include <vector>
 
 #include "tracing/ingest/otlp_decode.h"
-#include "tracing/ingest/otlp_runs.h"
 
 namespace pharos::tracing::otlp {
 
 namespace {
-
-// Reasons are already bounded by the decoder and the store; the count is always exact.
-constexpr std::size_t kMaxReasons = 5;
 
 std::string joinReasons(const std::vector<std::string>& reasons, std::int64_t rejected) {
   std::string out = fmt::format("{} span(s) rejected", rejected);
@@ -20,35 +16,46 @@ std::string joinReasons(const std::vector<std::string>& reasons, std::int64_t re
   return out;
 }
 
+// What the materializer will accept and reject. Protobuf has a check that builds nothing; JSON
+// is decoded (its parse is most of the cost either way).
+core::Result<SpanCounts> countSpans(Encoding encoding, std::string_view body) {
+  if (encoding == Encoding::kProtobuf) return validateProtobuf(body);
+  auto decoded = decodeJson(body);
+  if (!decoded) return decoded.error();
+  return SpanCounts{static_cast<std::int64_t>(decoded->spans.size()), decoded->rejected,
+                    std::move(decoded->reasons)};
+}
+
 }  // namespace
 
-Receiver::Receiver(std::shared_ptr<RunStore> store) : store_(std::move(store)) {}
+Receiver::Receiver(store::AppendLog& log, http::MetricsRegistry& metrics)
+    : log_(log),
+      accepted_(metrics
+                    .counter("pharos_otlp_spans_accepted_total",
+                             "OTLP spans accepted and durable in the span log")
+                    .with({})),
+      rejected_(metrics
+                    .counter("pharos_otlp_spans_rejected_total",
+                             "OTLP spans rejected at the door (bad ids, oversized or too deeply "
+                             "nested values), reported to the exporter as partial success")
+                    .with({})) {}
 
 boost::asio::awaitable<core::Result<ExportSummary>> Receiver::receive(std::string workspace_id,
                                                                       Encoding encoding,
                                                                       std::string_view body,
                                                                       std::string project) {
-  auto decoded = encoding == Encoding::kProtobuf ? decodeProtobuf(body) : decodeJson(body);
-  if (!decoded) co_return decoded.error();
-  std::vector<PreparedRun> runs;
-  runs.reserve(decoded->spans.size());
-  for (const Span& span : decoded->spans) {
-    runs.push_back(prepareRun(spanToRun(span, project), fmt::format("span {}", span.span_id),
-                              store_->prices()));
+  auto counts = countSpans(encoding, body);
+  if (!counts) co_return counts.error();
+  if (counts->accepted > 0) {
+    auto logged = co_await log_.append(encodeLoggedExport(workspace_id, project, encoding, body));
+    if (!logged) co_return logged.error();
   }
+  accepted_.inc(static_cast<std::uint64_t>(counts->accepted));
+  rejected_.inc(static_cast<std::uint64_t>(counts->rejected));
   ExportSummary summary;
-  summary.rejected = decoded->rejected;
-  std::vector<std::string> reasons = std::move(decoded->reasons);
-  if (!runs.empty()) {
-    auto outcome = co_await store_->ingest(std::move(workspace_id), std::move(runs), {});
-    if (!outcome) co_return outcome.error();
-    summary.accepted = static_cast<std::int64_t>(outcome->stored);
-    summary.rejected += static_cast<std::int64_t>(outcome->rejected.size());
-    for (const RejectedRun& r : outcome->rejected) {
-      if (reasons.size() < kMaxReasons) reasons.push_back(r.origin + ": " + r.message);
-    }
-  }
-  if (summary.rejected > 0) summary.message = joinReasons(reasons, summary.rejected);
+  summary.accepted = counts->accepted;
+  summary.rejected = counts->rejected;
+  if (summary.rejected > 0) summary.message = joinReasons(counts->reasons, summary.rejected);
   co_return summary;
 }
 

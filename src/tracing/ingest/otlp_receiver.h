@@ -1,7 +1,8 @@
 // What every OTLP trace transport (HTTP protobuf, HTTP JSON, gRPC) does with an export once the
-// caller is known: decode it, reject the spans that are unusable (counted, with reasons), store
-// the rest as runs of the caller's workspace. The transports only translate the outcome into
-// their own wire form (ExportTraceServiceResponse, HTTP status, gRPC status).
+// caller is known: check it, count and explain the spans that are unusable, and make the export
+// durable in the span log — the acknowledgement means "safe on disk". The Materializer turns
+// logged exports into runs behind it (otlp_materializer.h), by the same rules, so what the
+// acknowledgement says was accepted is what gets stored.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -11,11 +12,11 @@
 #include <string_view>
 
 #include "core/result.h"
-#include "tracing/store/run_store.h"
+#include "http/metrics.h"
+#include "store/log/append_log.h"
+#include "tracing/ingest/otlp_logged_export.h"
 
 namespace pharos::tracing::otlp {
-
-enum class Encoding { kProtobuf, kJson };
 
 struct ExportSummary {
   std::int64_t accepted = 0;
@@ -25,18 +26,22 @@ struct ExportSummary {
 
 class Receiver {
  public:
-  explicit Receiver(std::shared_ptr<RunStore> store);
+  // `log` and `metrics` must outlive the receiver.
+  Receiver(store::AppendLog& log, http::MetricsRegistry& metrics);
 
   // `body` must stay alive until the awaitable completes. `project` is the x-pharos-project
   // header (empty: none). Errors: kInvalidArgument for a body that is not an
-  // ExportTraceServiceRequest, kOverloaded when the store cannot keep up.
+  // ExportTraceServiceRequest, kOverloaded when the backlog of exports not yet stored as runs is
+  // full, kUnavailable when the disk fails.
   boost::asio::awaitable<core::Result<ExportSummary>> receive(std::string workspace_id,
                                                               Encoding encoding,
                                                               std::string_view body,
                                                               std::string project);
 
  private:
-  std::shared_ptr<RunStore> store_;
+  store::AppendLog& log_;
+  http::Counter& accepted_;
+  http::Counter& rejected_;
 };
 
 }  // namespace pharos::tracing::otlp
