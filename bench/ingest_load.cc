@@ -12,7 +12,10 @@
 //
 // Prints a human-readable report and one line `RESULT key=value ...` for scripts. Exit status 1
 // when any request failed (non-2xx, or a connection error).
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -32,6 +35,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -76,15 +80,17 @@ struct Options {
   std::string session = "bench-ingest";
   bool check = false;
   std::string dump;
+  std::string ceiling;  // a directory: time durable appends of the bodies there, no server
 };
 
 [[noreturn]] void usage(const std::string& problem) {
-  std::cerr << "ingest_load: " << problem << "\n"
-            << "usage: ingest_load [--url http://HOST:PORT] [--endpoint multipart|batch|otlp]\n"
-               "         [--connections C] [--threads T] [--duration SECONDS] [--warmup SECONDS]\n"
-               "         [--trees N (per request)] [--tree-size R] [--spans N (otlp, per request)]\n"
-               "         [--chunked] [--api-key KEY]\n"
-               "         [--session NAME] [--check] [--dump FILE]\n";
+  std::cerr
+      << "ingest_load: " << problem << "\n"
+      << "usage: ingest_load [--url http://HOST:PORT] [--endpoint multipart|batch|otlp]\n"
+         "         [--connections C] [--threads T] [--duration SECONDS] [--warmup SECONDS]\n"
+         "         [--trees N (per request)] [--tree-size R] [--spans N (otlp, per request)]\n"
+         "         [--chunked] [--api-key KEY]\n"
+         "         [--session NAME] [--check] [--dump FILE] [--ceiling DIR]\n";
   std::exit(2);
 }
 
@@ -131,6 +137,8 @@ Options parseOptions(int argc, char** argv) {
       o.check = true;
     } else if (arg == "--dump") {
       o.dump = value();
+    } else if (arg == "--ceiling") {
+      o.ceiling = value();
     } else {
       usage("unknown argument " + arg);
     }
@@ -146,7 +154,7 @@ struct BodyTemplate {
   std::string content_type;
   std::string body;
   std::vector<std::vector<std::size_t>> id_offsets;  // per run (LangSmith bodies)
-  std::optional<pharos::bench::OtlpBody> otlp;         // OTLP bodies
+  std::optional<pharos::bench::OtlpBody> otlp;       // OTLP bodies
   std::size_t runs = 0;
 };
 
@@ -314,12 +322,11 @@ int check(const Options& o) {
       o.endpoint, tpl.runs, tpl.body.size(), static_cast<double>(tpl.body.size()) / tpl.runs,
       runs_seen, seen.size(), problems);
   if (o.endpoint == "otlp") {
-    std::cout << fmt::format(
-        "validateProtobuf: {:.2f} us/span   decodeProtobuf: {:.2f} us/span\n",
-        std::chrono::duration<double, std::micro>(validating).count() /
-            static_cast<double>(runs_seen),
-        std::chrono::duration<double, std::micro>(decoding).count() /
-            static_cast<double>(runs_seen));
+    std::cout << fmt::format("validateProtobuf: {:.2f} us/span   decodeProtobuf: {:.2f} us/span\n",
+                             std::chrono::duration<double, std::micro>(validating).count() /
+                                 static_cast<double>(runs_seen),
+                             std::chrono::duration<double, std::micro>(decoding).count() /
+                                 static_cast<double>(runs_seen));
   }
   return problems;
 }
@@ -346,8 +353,9 @@ asio::awaitable<void> connectionLoop(Shared& shared, BodyTemplate tpl, int index
   pharos::bench::IdGenerator ids(static_cast<std::uint64_t>(index) + 1);
   std::uint64_t counter = 0;
   // OTLP id streams differ per connection and per run of the tool.
-  const std::uint64_t id_stream = (static_cast<std::uint64_t>(index) + 1) |
-                               ((static_cast<std::uint64_t>(std::random_device{}()) & 0x3fff) << 8);
+  const std::uint64_t id_stream =
+      (static_cast<std::uint64_t>(index) + 1) |
+      ((static_cast<std::uint64_t>(std::random_device{}()) & 0x3fff) << 8);
   http::request<http::string_body> req{http::verb::post, targetOf(o), 11};
   req.set(http::field::host, o.host + ":" + o.port);
   req.set(http::field::user_agent, "langsmith-js/0.10.5");
@@ -499,6 +507,51 @@ int run(const Options& o) {
 
 }  // namespace
 
+// The raw limit of "durable on acknowledgement" on this disk: the same bodies (fresh ids each),
+// one per connection, appended to one file with a single writev and one fdatasync per round —
+// the best any server's group commit could do with C requests in flight, with no HTTP, no
+// parsing and no validation.
+int ceiling(const Options& o) {
+  std::filesystem::create_directories(o.ceiling);
+  const std::filesystem::path path = std::filesystem::path(o.ceiling) / "ceiling.log";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot create " + path.string());
+  std::vector<BodyTemplate> templates;
+  std::vector<std::string> bodies;
+  for (int c = 0; c < o.connections; ++c) {
+    templates.push_back(buildTemplate(o, 1000 + static_cast<std::uint64_t>(c)));
+    bodies.push_back(templates.back().body);
+  }
+  pharos::bench::IdGenerator ids(1);
+  std::uint64_t counter = 0;
+  std::uint64_t runs = 0;
+  std::uint64_t bytes = 0;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(o.duration));
+  while (Clock::now() < end) {
+    std::vector<iovec> iov;
+    for (std::size_t c = 0; c < bodies.size(); ++c) {
+      freshIds(templates[c], bodies[c], ids, c + 1, counter);
+      iov.push_back({bodies[c].data(), bodies[c].size()});
+      runs += templates[c].runs;
+      bytes += bodies[c].size();
+    }
+    if (::writev(fd, iov.data(), static_cast<int>(iov.size())) < 0 || ::fdatasync(fd) != 0) {
+      throw std::runtime_error("write or fdatasync failed on " + path.string());
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  ::close(fd);
+  std::filesystem::remove(path);
+  const double runs_per_s = static_cast<double>(runs) / seconds;
+  std::cout << fmt::format(
+      "durable append ceiling ({} bodies per writev+fdatasync): {:.0f} runs/s, {:.0f} MB/s\n",
+      o.connections, runs_per_s, static_cast<double>(bytes) / seconds / 1e6);
+  std::cout << fmt::format("RESULT endpoint=ceiling runs_per_s={:.0f}\n", runs_per_s);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const Options options = parseOptions(argc, argv);
   try {
@@ -510,6 +563,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (options.check) return check(options) == 0 ? 0 : 1;
+    if (!options.ceiling.empty()) return ceiling(options);
     return run(options);
   } catch (const std::exception& e) {
     std::cerr << "ingest_load: " << e.what() << "\n";

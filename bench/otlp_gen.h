@@ -14,7 +14,7 @@
 namespace pharos::bench {
 
 struct OtlpBody {
-  std::string bytes;                        // a serialized ExportTraceServiceRequest
+  std::string bytes;  // a serialized ExportTraceServiceRequest
   std::size_t spans = 0;
   std::vector<std::size_t> trace_id_offsets;  // 16-byte trace ids, every occurrence
 };

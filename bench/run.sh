@@ -13,7 +13,12 @@
 #      with `sqlite_ceiling seed`, starts the server on it and times POST /api/v1/runs/query with
 #      seven bodies (six filters, one plain root listing) and GET /api/v1/traces/{id} of
 #      1,000-run traces (bench/query_load).
-#   4. Micro benchmarks: runs the Google Benchmark binary (pharos_bench).
+#   4. OTLP span ingest: the durable-append ceiling of this disk for the same bodies
+#      (ingest_load --ceiling), then a fresh server loaded with OTLP/HTTP protobuf exports of 512
+#      realistic GenAI spans (bench/otlp_gen.h) for OTLP_DURATION seconds: spans/s acknowledged
+#      (durable in the span log), then, with the load stopped, the rate at which the backlog is
+#      stored as runs (materialized, queryable) over OTLP_DRAIN seconds.
+#   5. Micro benchmarks: runs the Google Benchmark binary (pharos_bench).
 #
 # Environment (all optional):
 #   BUILD_DIR=build/release   where pharos and pharos_bench are
@@ -22,7 +27,9 @@
 #   ACCESS_LOG="off on"       which /healthz variants to run ("" runs none)
 #   MICRO=1                   0 skips the Google Benchmark run
 #   BENCH_ARGS=...            extra arguments for pharos_bench (e.g. --benchmark_filter=Router)
-#   INGEST=1 QUERY=1          0 skips the runs API ingest / query benchmarks
+#   INGEST=1 QUERY=1 OTLP=1   0 skips the runs API ingest / query / OTLP benchmarks
+#   OTLP_DURATION=10          seconds of OTLP load (plus 1 s warm-up), and of the ceiling
+#   OTLP_DRAIN=20             seconds the materialization rate is measured over after the load
 #   INGEST_DURATION=10        seconds of load per endpoint (plus 1 s warm-up), and of the ceiling
 #   INGEST_CONNECTIONS=8      ingest_load connections
 #   INGEST_ENDPOINTS="multipart batch"
@@ -42,6 +49,9 @@ MICRO=${MICRO:-1}
 BENCH_ARGS=${BENCH_ARGS:-}
 INGEST=${INGEST:-1}
 QUERY=${QUERY:-1}
+OTLP=${OTLP:-1}
+OTLP_DURATION=${OTLP_DURATION:-10}
+OTLP_DRAIN=${OTLP_DRAIN:-20}
 INGEST_DURATION=${INGEST_DURATION:-10}
 INGEST_CONNECTIONS=${INGEST_CONNECTIONS:-8}
 INGEST_ENDPOINTS=${INGEST_ENDPOINTS:-multipart batch}
@@ -336,6 +346,50 @@ run_ingest() {
   return $failed
 }
 
+# metric_value PORT NAME: a sample of /metrics.
+metric_value() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+run_otlp() {
+  echo "== OTLP span ingest: ${INGEST_CONNECTIONS} connections, 512-span protobuf exports =="
+  local out result ceiling acked rps p50 p95 dir="$work/otlp" failed=0
+  out=$("$INGEST_LOAD" --endpoint otlp --connections "$INGEST_CONNECTIONS" \
+          --duration "$OTLP_DURATION" --ceiling "$work/otlp-ceiling")
+  indent "$out"
+  ceiling=$(result_field "$(grep '^RESULT' <<<"$out")" runs_per_s)
+  # A backlog bound above what the run can send, so that the acknowledged rate is measured without
+  # the back-pressure (503 + Retry-After) that the default 1 GiB bound applies after ~1.6 M spans.
+  start_server "$dir" "$dir/data" --set log.access_log=false --set tracing.otlp_max_backlog=4GiB
+  echo "  server pid $server_pid on port $server_port; POST /v1/traces"
+  out=$("$INGEST_LOAD" --url "http://127.0.0.1:$server_port" --endpoint otlp \
+          --connections "$INGEST_CONNECTIONS" --duration "$OTLP_DURATION" --warmup 1) || failed=1
+  indent "$out"
+  result=$(grep '^RESULT' <<<"$out" || true)
+  rps=$(result_field "$result" runs_per_s)
+  p50=$(result_field "$result" p50_ms)
+  p95=$(result_field "$result" p95_ms)
+  acked=$(result_field "$result" acked_runs)
+  local m0 m1 backlog drain
+  m0=$(metric_value "$server_port" pharos_otlp_spans_materialized_total)
+  sleep "$OTLP_DRAIN"
+  m1=$(metric_value "$server_port" pharos_otlp_spans_materialized_total)
+  backlog=$(metric_value "$server_port" pharos_otlp_backlog_bytes)
+  drain=$(awk -v a="$m0" -v b="$m1" -v s="$OTLP_DRAIN" 'BEGIN { printf "%.0f", (b - a) / s }')
+  echo "  materialized after the load: $m0 of $acked acknowledged spans; then $drain spans/s" \
+       "over ${OTLP_DRAIN} s; backlog left: $backlog bytes"
+  stop_server
+  otlp_summary=(
+    "$(printf '%-34s %12s %8s %8s %8s' "durable append ceiling (disk)" "$ceiling" "" "" "100%")"
+    "$(printf '%-34s %12s %8s %8s %8s' "OTLP/HTTP acknowledged (durable)" "$rps" "$p50" "$p95" \
+        "$(awk -v a="$rps" -v b="$ceiling" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b }')")"
+    "$(printf '%-34s %12s %8s %8s %8s' "materialized as runs (queryable)" "$drain" "" "" \
+        "$(awk -v a="$drain" -v b="$ceiling" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b }')")"
+  )
+  echo
+  return $failed
+}
+
 run_query() {
   local data dir="$work/query"
   if [ -n "$QUERY_DATA" ]; then
@@ -389,6 +443,15 @@ if [ "$INGEST" != 0 ]; then
 fi
 if [ "$QUERY" != 0 ]; then
   run_query || runs_failed=1
+fi
+
+if [ "$OTLP" != 0 ]; then
+  otlp_summary=()
+  run_otlp || runs_failed=1
+  echo "== OTLP summary =="
+  printf '%-34s %12s %8s %8s %8s\n' "path" "spans/s" "p50 ms" "p95 ms" "of disk"
+  printf '%s\n' "${otlp_summary[@]}"
+  echo
 fi
 
 if [ "$MICRO" != 0 ]; then

@@ -18,12 +18,12 @@
 #include "core/names.h"
 #include "core/time.h"
 #include "http/server.h"
+#include "store/log/append_log.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tracing/api/langsmith_routes.h"
-#include "store/log/append_log.h"
 #include "tracing/api/otlp_grpc.h"
-#include "tracing/ingest/otlp_materializer.h"
 #include "tracing/api/otlp_routes.h"
+#include "tracing/ingest/otlp_materializer.h"
 #include "tracing/query/filter_validate.h"
 #include "tracing/store/sql_functions.h"
 
@@ -147,10 +147,10 @@ int serveCommand(const CommonOptions& options) {
   addOpsRoutes(router, store, metrics);
   auto runs = std::make_shared<tracing::RunStore>(store->database(), loadPrices(settings));
   tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
-  auto span_log = store::AppendLog::open(
-      {.dir = settings.data.dir / "otlp-log",
-       .max_backlog_bytes = settings.tracing.otlp_max_backlog_bytes,
-       .max_record_bytes = settings.server.max_inflated_body_bytes + 4096});
+  auto span_log =
+      store::AppendLog::open({.dir = settings.data.dir / "otlp-log",
+                              .max_backlog_bytes = settings.tracing.otlp_max_backlog_bytes,
+                              .max_record_bytes = settings.server.max_inflated_body_bytes + 4096});
   if (!span_log) throw std::runtime_error("cannot open the span log: " + span_log.error().message);
   tracing::otlp::Materializer materializer(**span_log, runs, metrics);
   materializer.start();

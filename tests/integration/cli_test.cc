@@ -25,8 +25,8 @@ CommandResult serveExpectingFailure(const std::filesystem::path& data,
                                     std::vector<std::string> extra_args,
                                     const Environment& environment = {},
                                     std::string listen = "127.0.0.1:0") {
-  std::vector<std::string> args = {"serve", "--listen", listen, "--otlp-grpc-listen", "off",
-                                   "--data", data.string()};
+  std::vector<std::string> args = {"serve", "--listen", listen,       "--otlp-grpc-listen",
+                                   "off",   "--data",   data.string()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   return runPharos(args, environment, seconds(10));
 }

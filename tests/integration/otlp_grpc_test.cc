@@ -40,8 +40,8 @@ pb::trace::v1::Span* addSpan(ExportTraceServiceRequest& request, std::string spa
   auto* scope = resource_spans->scope_spans_size() > 0 ? resource_spans->mutable_scope_spans(0)
                                                        : resource_spans->add_scope_spans();
   auto* span = scope->add_spans();
-  span->set_trace_id(std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10",
-                                 16));
+  span->set_trace_id(
+      std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10", 16));
   span->set_span_id(std::move(span_id));
   span->set_name(std::move(name));
   span->set_start_time_unix_nano(1'795'725'929'000'000'000ULL);

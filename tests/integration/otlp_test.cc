@@ -5,15 +5,15 @@
 
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <csignal>
 #include <mutex>
 #include <thread>
-#include <boost/json/serialize.hpp>
 
+#include "google/rpc/status.pb.h"
 #include "integration/http_client.h"
 #include "integration/pharos_process.h"
 #include "integration/test_helpers.h"
-#include "google/rpc/status.pb.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 
 namespace pharos::testing {
@@ -201,10 +201,10 @@ TEST(OtlpDurabilityTest, EveryAcknowledgedSpanSurvivesSigkill) {
             span->set_span_id(span_id);
             span->set_name("durable");
             // Now, so that the project's statistics (over the last day) count it.
-            const auto now = static_cast<std::uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count());
+            const auto now =
+                static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
             span->set_start_time_unix_nano(now);
             span->set_end_time_unix_nano(now + 1'000'000);
           }

@@ -178,13 +178,9 @@ PharosServer::~PharosServer() {
 }
 
 ::testing::AssertionResult PharosServer::start() {
-  std::vector<std::string> args = {"serve",
-                                   "--listen",
-                                   options_.listen,
-                                   "--otlp-grpc-listen",
-                                   options_.otlp_grpc_listen,
-                                   "--data",
-                                   data_dir_.string()};
+  std::vector<std::string> args = {
+      "serve",  "--listen",        options_.listen, "--otlp-grpc-listen", options_.otlp_grpc_listen,
+      "--data", data_dir_.string()};
   for (const std::string& set : options_.sets) {
     args.push_back("--set");
     args.push_back(set);

@@ -21,8 +21,8 @@ using test_util::TempDir;
 std::unique_ptr<AppendLog> openLog(const std::filesystem::path& dir,
                                    std::uint64_t segment_bytes = 64ull * 1024 * 1024,
                                    std::uint64_t max_backlog = 1024ull * 1024 * 1024) {
-  auto log = AppendLog::open({.dir = dir, .segment_bytes = segment_bytes,
-                              .max_backlog_bytes = max_backlog});
+  auto log = AppendLog::open(
+      {.dir = dir, .segment_bytes = segment_bytes, .max_backlog_bytes = max_backlog});
   EXPECT_TRUE(log) << log.error().message;
   return log ? std::move(*log) : nullptr;
 }
@@ -119,7 +119,8 @@ TEST(AppendLogTest, SegmentsRotateAndAreDeletedOnceCommittedPast) {
   EXPECT_GE(segments(dir.path()).size(), 5u);
   const auto read = readAll(*log, true);
   ASSERT_EQ(read.size(), 20u);
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(read[static_cast<std::size_t>(i)], std::string(300, 'a' + i));
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(read[static_cast<std::size_t>(i)], std::string(300, 'a' + i));
   // Left: the segment the committed position ends in, and the (empty) one being written.
   EXPECT_LE(segments(dir.path()).size(), 2u);
 }

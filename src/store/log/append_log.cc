@@ -41,7 +41,8 @@ void putU32(char* out, std::uint32_t value) {
 
 std::uint32_t getU32(const char* in) {
   std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    value |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   return value;
 }
 
@@ -193,8 +194,7 @@ struct AppendLog::State {
         // Cut whatever part of the batch reached the file: it was never acknowledged.
         if (::ftruncate(write_fd, static_cast<off_t>(write_size)) != 0 ||
             ::lseek(write_fd, static_cast<off_t>(write_size), SEEK_SET) < 0) {
-          core::log::error("cannot cut a failed append from the log",
-                           {{"segment", write_segment}});
+          core::log::error("cannot cut a failed append from the log", {{"segment", write_segment}});
         }
         backlog.fetch_sub(bytes);
         for (Pending& p : batch) {
@@ -292,7 +292,8 @@ core::Result<std::unique_ptr<AppendLog>> AppendLog::open(AppendLogOptions option
         return Error::unavailable(systemError("cannot cut the torn tail of", path));
       }
     }
-    if (!state->openSegment(last, false)) return Error::unavailable(systemError("cannot open", path));
+    if (!state->openSegment(last, false))
+      return Error::unavailable(systemError("cannot open", path));
   }
   state->durable = {state->write_segment, state->write_size};
 
@@ -323,7 +324,9 @@ core::Result<std::unique_ptr<AppendLog>> AppendLog::open(AppendLogOptions option
   return std::unique_ptr<AppendLog>(new AppendLog(std::move(state)));
 }
 
-AppendLog::~AppendLog() { close(); }
+AppendLog::~AppendLog() {
+  close();
+}
 
 void AppendLog::close() {
   {
@@ -377,8 +380,8 @@ std::optional<LogEntry> AppendLog::next(std::chrono::milliseconds wait) {
     LogPosition durable;
     {
       std::unique_lock lock(s.mutex);
-      const bool ready = s.reader_wake.wait_until(
-          lock, deadline, [&] { return s.closing || s.read != s.durable; });
+      const bool ready = s.reader_wake.wait_until(lock, deadline,
+                                                  [&] { return s.closing || s.read != s.durable; });
       if (!ready || s.closing) return std::nullopt;
       durable = s.durable;
     }
@@ -443,6 +446,8 @@ bool AppendLog::hasNext() const {
   return state_->read != state_->durable;
 }
 
-std::uint64_t AppendLog::backlogBytes() const { return state_->backlog.load(); }
+std::uint64_t AppendLog::backlogBytes() const {
+  return state_->backlog.load();
+}
 
 }  // namespace pharos::store

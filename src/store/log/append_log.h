@@ -35,8 +35,8 @@ struct LogPosition {
 
 struct LogEntry {
   std::string payload;
-  LogPosition end;           // the position just after this record: pass it to commit()
-  std::uint64_t bytes = 0;   // the record's size on disk
+  LogPosition end;          // the position just after this record: pass it to commit()
+  std::uint64_t bytes = 0;  // the record's size on disk
 };
 
 struct AppendLogOptions {

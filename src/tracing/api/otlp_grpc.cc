@@ -22,7 +22,8 @@ namespace {
 namespace asio = boost::asio;
 namespace collector = opentelemetry::proto::collector::trace::v1;
 
-constexpr std::string_view kExportPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+constexpr std::string_view kExportPath =
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 std::string flatten(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
@@ -64,8 +65,8 @@ std::string metadataValue(const grpc::CallbackServerContext& context, std::strin
 
 // Export as a raw callback method: the request arrives as bytes and goes to the same decoder as
 // OTLP/HTTP protobuf bodies (no parse into generated classes and back).
-class TraceService final
-    : public collector::TraceService::WithRawCallbackMethod_Export<collector::TraceService::Service> {
+class TraceService final : public collector::TraceService::WithRawCallbackMethod_Export<
+                               collector::TraceService::Service> {
  public:
   TraceService(std::shared_ptr<otlp::Receiver> receiver, http::Authenticator& authenticator,
                asio::thread_pool& pool)
@@ -138,8 +139,7 @@ struct OtlpGrpcServer::State {
 };
 
 OtlpGrpcServer::OtlpGrpcServer(std::shared_ptr<otlp::Receiver> receiver,
-                               http::Authenticator& authenticator,
-                               std::uint64_t max_message_bytes)
+                               http::Authenticator& authenticator, std::uint64_t max_message_bytes)
     : state_(std::make_unique<State>(std::move(receiver), authenticator, max_message_bytes)) {}
 
 OtlpGrpcServer::~OtlpGrpcServer() {
@@ -166,7 +166,9 @@ void OtlpGrpcServer::start(const core::ListenAddress& address) {
   state_->bound = core::ListenAddress{address.host, static_cast<std::uint16_t>(port)};
 }
 
-core::ListenAddress OtlpGrpcServer::localAddress() const { return state_->bound; }
+core::ListenAddress OtlpGrpcServer::localAddress() const {
+  return state_->bound;
+}
 
 void OtlpGrpcServer::shutdown(std::chrono::milliseconds grace) {
   if (!state_->server) return;

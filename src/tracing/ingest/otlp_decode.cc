@@ -226,7 +226,8 @@ core::Result<bool> walkProtobuf(std::string_view body, DecodedSpans& counts, OnS
   std::string trace_id, span_id, parent_id;
   for (const auto& resource_spans : request->resource_spans()) {
     std::string resource_why;
-    const bool resource_ok = checkKeyValues(resource_spans.resource().attributes(), 0, resource_why);
+    const bool resource_ok =
+        checkKeyValues(resource_spans.resource().attributes(), 0, resource_why);
     for (const auto& scope_spans : resource_spans.scope_spans()) {
       std::string scope_why;
       const bool scope_ok = checkKeyValues(scope_spans.scope().attributes(), 0, scope_why);
@@ -504,10 +505,10 @@ core::Result<DecodedSpans> decodeProtobuf(std::string_view body) {
               convertKeyValues(resource_spans.resource().attributes()));
           resource_of = &resource_spans;
         }
-        scope = std::make_shared<json::object>(json::object{
-            {"name", scope_spans.scope().name()},
-            {"version", scope_spans.scope().version()},
-            {"attributes", convertKeyValues(scope_spans.scope().attributes())}});
+        scope = std::make_shared<json::object>(
+            json::object{{"name", scope_spans.scope().name()},
+                         {"version", scope_spans.scope().version()},
+                         {"attributes", convertKeyValues(scope_spans.scope().attributes())}});
       },
       [&](const pb::trace::v1::Span& in, std::string& trace_id, std::string& span_id,
           std::string& parent_id) {

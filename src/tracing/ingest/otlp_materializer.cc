@@ -50,7 +50,9 @@ Materializer::Materializer(store::AppendLog& log, std::shared_ptr<RunStore> stor
                           "Bytes of accepted OTLP exports in the span log not yet stored as runs")
                    .with({})) {}
 
-Materializer::~Materializer() { stop(); }
+Materializer::~Materializer() {
+  stop();
+}
 
 void Materializer::start() {
   stopping_ = false;
