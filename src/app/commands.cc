@@ -10,6 +10,7 @@
 #include <boost/json/value.hpp>
 #include <cctype>
 
+#include "app/gateway_runs.h"
 #include "app/ops_routes.h"
 #include "app/run_sync.h"
 #include "auth/api_key.h"
@@ -17,6 +18,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "core/time.h"
+#include "gateway/gateway.h"
 #include "http/server.h"
 #include "store/log/append_log.h"
 #include "store/sqlite/sqlite_store.h"
@@ -24,6 +26,7 @@
 #include "tracing/api/otlp_grpc.h"
 #include "tracing/api/otlp_routes.h"
 #include "tracing/ingest/otlp_materializer.h"
+#include "tracing/ingest/run_recorder.h"
 #include "tracing/query/filter_validate.h"
 #include "tracing/store/sql_functions.h"
 
@@ -79,7 +82,8 @@ std::string publicBaseUrl(const core::ListenAddress& bound) {
 }
 
 void printBanner(const core::Settings& settings, const core::ListenAddress& bound,
-                 const std::optional<core::ListenAddress>& grpc_bound) {
+                 const std::optional<core::ListenAddress>& grpc_bound,
+                 const gateway::GatewayConfig& gateway) {
   const std::string base = publicBaseUrl(bound);
   const char* auth_line = settings.auth.mode == core::AuthMode::kNone ? "off (auth.mode = none)"
                           : settings.keysRequired()
@@ -88,11 +92,17 @@ void printBanner(const core::Settings& settings, const core::ListenAddress& boun
   fmt::print(
       "Pharos {} listening on {} (data in {})\n"
       "  LangSmith SDKs:  LANGSMITH_ENDPOINT={}/api/v1  LANGSMITH_TRACING=true\n"
-      "  OpenAI SDKs:     base_url={}/v1\n"
+      "  OpenAI SDKs:     base_url={}/v1 ({})\n"
       "  OpenTelemetry:   OTEL_EXPORTER_OTLP_ENDPOINT={} (http/protobuf, http/json){}\n"
       "  API keys:        {}; create one with `pharos keys create --workspace NAME`\n"
       "  Operations:      {}/healthz  {}/readyz  {}/metrics\n",
-      kVersion, base, settings.data.dir.string(), base, base, base,
+      kVersion, base, settings.data.dir.string(), base, base,
+      gateway.empty() ? std::string("no providers configured: see pharos.example.toml")
+                      : fmt::format("{} model{}, {} provider{}", gateway.models().size(),
+                                    gateway.models().size() == 1 ? "" : "s",
+                                    gateway.providers().size(),
+                                    gateway.providers().size() == 1 ? "" : "s"),
+      base,
       grpc_bound ? "; gRPC on " + publicBaseUrl(*grpc_bound) : std::string(), auth_line, base, base,
       base);
   std::fflush(stdout);
@@ -131,6 +141,8 @@ int serveCommand(const CommonOptions& options) {
 
   const core::Settings settings = loadSettingsFromCommandLine(options);
   core::log::init(settings.log.level);
+  gateway::GatewayConfig gateway_config =
+      gateway::GatewayConfig::fromSettings(settings.gateway, core::processEnvironment());
 
   std::shared_ptr<store::sqlite::SqliteStore> store = openStore(settings);
   const http::Identity fallback = ensureIdentity(*store, "default", "");
@@ -156,6 +168,14 @@ int serveCommand(const CommonOptions& options) {
   materializer.start();
   auto otlp_receiver = std::make_shared<tracing::otlp::Receiver>(**span_log, metrics);
   tracing::addOtlpRoutes(router, otlp_receiver);
+  tracing::RunRecorder recorder(runs, metrics);
+  recorder.start();
+  GatewayRunSink run_sink(recorder);
+  std::vector<gateway::CallSink*> call_sinks;
+  if (settings.gateway.record_runs) call_sinks.push_back(&run_sink);
+  gateway::Gateway gateway(std::move(gateway_config), {.default_project = settings.gateway.project},
+                           metrics, call_sinks);
+  gateway.addRoutes(router);
   auth::KeyAuthenticator authenticator(store, settings.auth, settings.keysRequired(), fallback,
                                        bootstrap);
   tracing::OtlpGrpcServer otlp_grpc(otlp_receiver, authenticator, settings.server.max_body_bytes);
@@ -172,13 +192,15 @@ int serveCommand(const CommonOptions& options) {
                                 {"otlp_grpc", grpc_bound ? grpc_bound->toString() : "off"},
                                 {"store", store->describe()},
                                 {"keys_required", settings.keysRequired()}});
-  printBanner(settings, bound, grpc_bound);
+  printBanner(settings, bound, grpc_bound, gateway.config());
 
   int received = 0;
   sigwait(&stop_signals, &received);
   core::log::info("stop signal received", {{"signal", received == SIGINT ? "SIGINT" : "SIGTERM"}});
   otlp_grpc.shutdown(settings.server.shutdown_grace);
   server.shutdown();
+  gateway.shutdown();
+  recorder.stop();
   // Exports acknowledged and not yet stored as runs stay in the span log for the next start.
   materializer.stop();
   (*span_log)->close();

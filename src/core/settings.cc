@@ -21,6 +21,7 @@
 #include "core/dotenv.h"
 #include "core/json_text.h"
 #include "core/names.h"
+#include "core/toml_tree.h"
 #include "core/result.h"
 
 namespace pharos::core {
@@ -360,6 +361,21 @@ struct WorkspaceNameType {
   std::string render(const Value& name) const { return tomlString(name); }
 };
 
+struct TextType {
+  using Value = std::string;
+  Result<Value> parse(std::string_view text) const { return Value(text); }
+  std::string render(const Value& text) const { return tomlString(text); }
+};
+
+struct ProjectNameType {
+  using Value = std::string;
+  Result<Value> parse(std::string_view text) const {
+    if (text.empty()) return invalid("a project name", text);
+    return Value(text);
+  }
+  std::string render(const Value& name) const { return tomlString(name); }
+};
+
 // ---- The registry ----
 
 struct SettingDef {
@@ -494,6 +510,16 @@ std::vector<SettingDef> makeRegistry() {
           "OTLP exports are acknowledged once durable in the span log (DATA_DIR/otlp-log) and "
           "stored as runs behind; past this many bytes waiting, exports are refused with 503 / "
           "UNAVAILABLE and a retry delay."),
+      setting<&S::gateway, &GatewaySettings::project>(
+          "gateway.project", ProjectNameType{},
+          "Project that gateway calls are recorded in as llm runs, unless a request names one "
+          "(x-pharos-project or langsmith-project header)."),
+      setting<&S::gateway, &GatewaySettings::record_runs>(
+          "gateway.record_runs", BoolType{}, "Record every gateway call as an llm run."),
+      setting<&S::gateway, &GatewaySettings::otlp_endpoint>(
+          "gateway.otlp_endpoint", TextType{},
+          "OTLP/HTTP traces endpoint (http(s)://collector:4318/v1/traces) that the gateway's "
+          "spans are exported to, batched; empty: no export."),
       setting<&S::log, &LogSettings::level>("log.level", log_level,
                                             "Least severe level logged: debug, info, warn, error."),
       setting<&S::log, &LogSettings::access_log>("log.access_log", BoolType{},
@@ -670,12 +696,27 @@ std::string tomlSource(const std::string& file, const toml::key& key, const toml
                       unknownReason("unknown setting", path, allPaths()));
 }
 
+// Tables whose keys are names the user chooses; kept as parsed for their module to validate.
+std::shared_ptr<const TomlTree>* openTable(Settings& settings, std::string_view path) {
+  if (path == "gateway.providers") return &settings.gateway.providers;
+  if (path == "gateway.models") return &settings.gateway.models;
+  return nullptr;
+}
+
 void applyTomlTable(Settings& settings, const toml::table& table, const std::string& prefix,
                     const std::string& file) {
   for (const auto& [key, node] : inFileOrder(table)) {
     const std::string path =
         prefix.empty() ? std::string(key->str()) : fmt::format("{}.{}", prefix, key->str());
-    if (const SettingDef* def = findByPath(path)) {
+    if (auto* open = openTable(settings, path)) {
+      const auto* sub = node->as_table();
+      if (sub == nullptr) {
+        throw SettingsError(
+            path, tomlSource(file, *key, *node),
+            fmt::format("expected a table ([{}.NAME]), got {}", path, nodeTypeName(*node)));
+      }
+      *open = std::make_shared<const TomlTree>(TomlTree{file, *sub});
+    } else if (const SettingDef* def = findByPath(path)) {
       const auto text = scalarText(*node);
       if (!text) {
         throw SettingsError(
@@ -864,6 +905,13 @@ std::string renderSettingsToml(const Settings& settings) {
       section = def_section;
     }
     out += fmt::format("{} = {}\n", def.path.substr(dot + 1), def.render(settings));
+  }
+  for (const auto& [name, tree] : {std::pair{"providers", settings.gateway.providers},
+                                   std::pair{"models", settings.gateway.models}}) {
+    if (!tree) continue;
+    std::ostringstream rendered;
+    rendered << toml::table{{"gateway", toml::table{{name, tree->table}}}};
+    out += "\n" + rendered.str() + "\n";
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -86,6 +87,19 @@ struct TracingSettings {
   std::uint64_t otlp_max_backlog_bytes = 1024ull * 1024 * 1024;
 };
 
+struct TomlTree;  // core/toml_tree.h
+
+struct GatewaySettings {
+  // The project gateway calls are recorded in, unless a request names one (x-pharos-project).
+  std::string project = "gateway";
+  bool record_runs = true;
+  // An OTLP/HTTP endpoint (".../v1/traces") the gateway's own spans are exported to; empty: none.
+  std::string otlp_endpoint;
+  // [gateway.providers.NAME] and [gateway.models."NAME"] as parsed; the gateway validates them.
+  std::shared_ptr<const TomlTree> providers;
+  std::shared_ptr<const TomlTree> models;
+};
+
 struct LogSettings {
   LogLevel level = LogLevel::kInfo;
   bool access_log = true;
@@ -97,6 +111,7 @@ struct Settings {
   StoreSettings store;
   AuthSettings auth;
   TracingSettings tracing;
+  GatewaySettings gateway;
   LogSettings log;
 
   // True when requests must carry a valid API key (auth.mode, resolved against the listener).

@@ -7,6 +7,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,33 @@ namespace beast = boost::beast;
 using Verb = beast::http::verb;
 // A request's method, target and headers: all that is known before its body is read.
 using RequestHead = beast::http::request_header<>;
+
+// Whether the client is still there while its response is being produced (routes with
+// RouteOptions::watch_disconnect). Lives on the request's I/O thread; not thread-safe.
+class DisconnectWatch {
+ public:
+  bool gone() const { return gone_; }
+  // `callback` runs once, on the I/O thread, when the client closes its connection before the
+  // response is complete; at once if it already has.
+  void onGone(std::function<void()> callback) {
+    if (gone_) {
+      callback();
+      return;
+    }
+    on_gone_ = std::move(callback);
+  }
+  // Forgets the callback (its owner is going away).
+  void clear() { on_gone_ = nullptr; }
+  void fire() {
+    if (gone_) return;
+    gone_ = true;
+    if (auto callback = std::move(on_gone_)) callback();
+  }
+
+ private:
+  bool gone_ = false;
+  std::function<void()> on_gone_;
+};
 
 // Who is calling, as established by the Authenticator. Every data access is scoped by it.
 struct Identity {
@@ -68,6 +96,12 @@ class Request {
   const asio::any_io_executor& blockingExecutor() const { return blocking_; }
   void setBlockingExecutor(asio::any_io_executor executor) { blocking_ = std::move(executor); }
 
+  // Set by the server for routes that watch for disconnects; null otherwise.
+  const std::shared_ptr<DisconnectWatch>& disconnectWatch() const { return disconnect_watch_; }
+  void setDisconnectWatch(std::shared_ptr<DisconnectWatch> watch) {
+    disconnect_watch_ = std::move(watch);
+  }
+
   const beast::http::request<beast::http::string_body>& message() const { return message_; }
   const RequestHead& head() const { return message_; }
 
@@ -84,6 +118,7 @@ class Request {
   std::string remote_address_;
   Identity identity_;
   asio::any_io_executor blocking_;
+  std::shared_ptr<DisconnectWatch> disconnect_watch_;
 };
 
 // Writes a streamed (chunked) response body. Every write is flushed to the socket at once.

@@ -17,6 +17,9 @@ namespace pharos::http {
 struct RouteOptions {
   // Public routes (health, readiness, metrics) skip authentication.
   bool is_public = false;
+  // The server watches the connection while the handler and its stream run, and tells the
+  // request's DisconnectWatch when the client goes away (so upstream work can be cancelled).
+  bool watch_disconnect = false;
 };
 
 struct Route {

@@ -1,6 +1,9 @@
 #include "http/server.h"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <array>
 #include <atomic>
@@ -278,6 +281,10 @@ class Server::Impl::Session {
                                              Response& response, bool keep_alive,
                                              bool& stream_failed);
 
+  // Until the response is complete, learns of a client that closes its connection (a readable
+  // socket with nothing to read) without consuming anything it sends.
+  void watchForDisconnect(const std::shared_ptr<DisconnectWatch>& watch);
+
   Impl& server_;
   std::size_t context_index_;
   beast::tcp_stream stream_;
@@ -522,12 +529,24 @@ asio::awaitable<void> Server::Impl::Session::run() {
     request.setIdentity(std::move(identity));
     request.setBlockingExecutor(server_.blockingExecutor());
 
+    std::shared_ptr<DisconnectWatch> watch;
+    if (decision.route->options.watch_disconnect) {
+      watch = std::make_shared<DisconnectWatch>();
+      request.setDisconnectWatch(watch);
+      watchForDisconnect(watch);
+    }
+
     server_.in_flight_.add(1);
     Response response = co_await server_.dispatch(*decision.route, request);
     const bool keep_alive = request.message().keep_alive() && !server_.draining_.load();
     bool stream_failed = false;
     const std::size_t bytes_out = co_await writeResponse(
         request.requestId(), request.method() == Verb::head, response, keep_alive, stream_failed);
+    if (watch) {
+      watch->clear();
+      boost::system::error_code ignored;
+      stream_.socket().cancel(ignored);  // the pending wait; nothing else is in flight here
+    }
     server_.in_flight_.add(-1);
     server_.record(&request.head(), request.identity().workspace_name, method, request.path(),
                    decision.route_label, response.status, started, bytes_in, bytes_out, remote_,
@@ -560,6 +579,21 @@ asio::awaitable<void> Server::Impl::Session::respondAndClose(
   const std::string_view path = target.substr(0, target.find('?'));
   server_.record(nullptr, workspace, method, path.empty() ? "-" : path, route_label,
                  response.status, started, 0, bytes_out, remote_, request_id);
+}
+
+void Server::Impl::Session::watchForDisconnect(const std::shared_ptr<DisconnectWatch>& watch) {
+  if (buffer_.size() > 0) return;  // the next request is already here (pipelining): cannot tell
+  tcp::socket& socket = stream_.socket();
+  const int fd = socket.native_handle();
+  socket.async_wait(tcp::socket::wait_read, [watch, fd](boost::system::error_code ec) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec) {
+      char byte = 0;
+      const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;  // more data
+    }
+    watch->fire();  // end of stream or a reset: the client is gone
+  });
 }
 
 asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(std::string_view request_id,

@@ -1,0 +1,16 @@
+// A parsed TOML table that core keeps for the module that owns it: tables whose keys the user
+// names ([gateway.providers.NAME], [gateway.models."NAME"]), which the registry of fixed settings
+// cannot describe. The owner validates it and reports errors against `file` and the node's line.
+#pragma once
+
+#include <string>
+#include <toml++/toml.h>
+
+namespace pharos::core {
+
+struct TomlTree {
+  std::string file;  // as shown in errors ("pharos.toml")
+  toml::table table;
+};
+
+}  // namespace pharos::core

@@ -1,0 +1,62 @@
+// What the gateway knows about a finished call, handed to whoever records it (app/ stores it as
+// an llm run; the OTLP exporter turns it into a span). The gateway does not know about runs.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/dispatch.h"
+#include "http/message.h"
+
+namespace pharos::gateway {
+
+// Where a call sits in its caller's trace, from a W3C traceparent or a LangSmith langsmith-trace
+// header; a new trace otherwise. Run ids follow Pharos's OTLP mapping: trace id = the UUID of the
+// 32 hex digits, run id = the UUID of the trace's first 16 hex digits + the span's 16.
+struct TraceLink {
+  std::string trace_hex;  // 32 lower-case hex digits
+  std::string span_hex;   // 16: this call's span
+  std::optional<std::string> parent_span_hex;
+  std::string run_id;
+  std::string trace_id;
+  std::optional<std::string> parent_run_id;
+  std::optional<std::string> dotted_order;  // set when the caller sent langsmith-trace
+};
+
+TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::time_point start);
+
+struct CallRecord {
+  std::string workspace_id;
+  std::string project;
+  TraceLink link;
+  std::string endpoint;        // "chat.completions", "embeddings"
+  std::string model;           // as requested
+  std::string target;          // "provider/model" that answered, or the last one tried
+  std::string provider;
+  std::string upstream_model;
+  unsigned attempts = 0;
+  unsigned fallbacks = 0;
+  bool stream = false;
+  bool static_response = false;
+  std::chrono::system_clock::time_point start;
+  std::chrono::system_clock::time_point end;
+  std::optional<double> ttft_seconds;  // streams: first byte to the client, from the start
+  double overhead_ms = 0;
+  unsigned status = 0;  // what the client was answered
+  std::optional<std::string> error;
+  std::string error_class;  // "" on success
+  std::string request_body;   // JSON text as the client sent it
+  std::string response_body;  // JSON text: the answer, the assembled stream, or the error
+  std::vector<AttemptRecord> attempt_log;
+};
+
+class CallSink {
+ public:
+  virtual ~CallSink() = default;
+  // Called on an I/O thread once per call; must not block.
+  virtual void record(const CallRecord& record) = 0;
+};
+
+}  // namespace pharos::gateway

@@ -1,0 +1,506 @@
+#include "gateway/gateway.h"
+
+#include <fmt/format.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <charconv>
+
+#include "core/json_text.h"
+#include "gateway/openai_json.h"
+#include "gateway/stream_assembler.h"
+#include "http/sse.h"
+
+namespace pharos::gateway {
+
+namespace json = boost::json;
+
+namespace {
+
+enum class Endpoint { kChat, kEmbeddings };
+
+std::string_view endpointName(Endpoint endpoint) {
+  return endpoint == Endpoint::kChat ? "chat.completions" : "embeddings";
+}
+std::string_view endpointPath(Endpoint endpoint) {
+  return endpoint == Endpoint::kChat ? "/chat/completions" : "/embeddings";
+}
+
+double millisecondsOf(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+std::string formatMs(double ms) { return fmt::format("{:.3f}", std::max(ms, 0.0)); }
+
+// x-pharos-* overrides of the route's policy. Errors name the header.
+core::Status applyOverrides(const http::Request& request, CallPlan& plan) {
+  const auto number = [&](std::string_view header, std::int64_t min,
+                          std::int64_t max) -> core::Result<std::optional<std::int64_t>> {
+    auto value = request.header(header);
+    if (!value) return std::optional<std::int64_t>{};
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
+    if (ec != std::errc{} || end != value->data() + value->size() || n < min || n > max) {
+      return core::Error::invalidArgument(fmt::format(
+          "header {} must be a whole number from {} to {}, got \"{}\"", header, min, max, *value));
+    }
+    return std::optional<std::int64_t>{n};
+  };
+  ModelRoute& route = plan.route;
+  constexpr std::int64_t kDay = 86'400'000;
+  auto attempts = number("x-pharos-retry-attempts", 1, 100);
+  if (!attempts) return attempts.error();
+  if (*attempts) route.retry.attempts = static_cast<unsigned>(**attempts);
+  struct MsOverride {
+    std::string_view header;
+    std::chrono::milliseconds* field;
+  };
+  for (const MsOverride& o : {MsOverride{"x-pharos-attempt-timeout-ms", &route.attempt_timeout},
+                              MsOverride{"x-pharos-total-timeout-ms", &route.total_timeout},
+                              MsOverride{"x-pharos-first-token-timeout-ms",
+                                         &route.first_token_timeout}}) {
+    auto ms = number(o.header, 1, kDay);
+    if (!ms) return ms.error();
+    if (*ms) *o.field = std::chrono::milliseconds(**ms);
+  }
+  auto min_wait = number("x-pharos-retry-min-wait-ms", 0, kDay);
+  if (!min_wait) return min_wait.error();
+  if (*min_wait) route.retry.min_wait_s = static_cast<double>(**min_wait) / 1000;
+  auto max_wait = number("x-pharos-retry-max-wait-ms", 0, kDay);
+  if (!max_wait) return max_wait.error();
+  if (*max_wait) route.retry.max_wait_s = static_cast<double>(**max_wait) / 1000;
+  if (route.retry.max_wait_s < route.retry.min_wait_s) route.retry.max_wait_s = route.retry.min_wait_s;
+  if (auto fallback = request.header("x-pharos-fallback")) {
+    if (*fallback == "off" || *fallback == "false" || *fallback == "0") {
+      plan.fallback = false;
+    } else if (*fallback != "on" && *fallback != "true" && *fallback != "1") {
+      return core::Error::invalidArgument(
+          fmt::format("header x-pharos-fallback must be on or off, got \"{}\"", *fallback));
+    }
+  }
+  return {};
+}
+
+std::string projectFor(const http::Request& request, const std::string& default_project) {
+  for (std::string_view header : {"x-pharos-project", "langsmith-project"}) {
+    if (auto value = request.header(header); value && !value->empty()) return std::string(*value);
+  }
+  // The LangSmith SDKs put the project in W3C baggage next to langsmith-trace.
+  if (auto baggage = request.header("baggage")) {
+    std::string_view rest = *baggage;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      if (item.starts_with("langsmith-project=") && item.size() > 18) {
+        return std::string(item.substr(18));
+      }
+    }
+  }
+  return default_project;
+}
+
+std::string errorEvent(std::string_view message, std::string_view code) {
+  json::object error{{"message", message}, {"type", "upstream_error"}, {"param", nullptr},
+                     {"code", code}};
+  return http::formatSseEvent(json::serialize(json::object{{"error", std::move(error)}}));
+}
+
+}  // namespace
+
+struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
+  Impl(GatewayConfig c, GatewayOptions o, http::MetricsRegistry& metrics,
+       std::vector<CallSink*> s)
+      : config(std::move(c)),
+        options(std::move(o)),
+        dispatcher(options.limits),
+        sinks(std::move(s)),
+        requests(metrics.counter("pharos_gateway_requests_total",
+                                 "Gateway calls by endpoint, model and outcome (success, error, "
+                                 "static, cancelled)",
+                                 {"endpoint", "model", "outcome"})),
+        errors(metrics.counter("pharos_gateway_errors_total",
+                               "Gateway calls that failed, by the class of the last failure",
+                               {"model", "class"})),
+        attempts(metrics.counter("pharos_gateway_attempts_total",
+                                 "Upstream attempts by target and result (ok or error class)",
+                                 {"target", "result"})),
+        fallbacks(metrics.counter("pharos_gateway_fallbacks_total",
+                                  "Times a call moved on to its next target", {"model"})),
+        upstream_latency(metrics.histogram("pharos_gateway_upstream_latency_seconds",
+                                           "Duration of each upstream attempt (plain calls: the "
+                                           "whole response; streams: until the first bytes)",
+                                           {"target"})),
+        overhead(metrics.histogram(
+            "pharos_gateway_overhead_seconds",
+            "Time a call spent in the gateway itself, not waiting for upstreams", {},
+            {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1})),
+        ttft(metrics.histogram("pharos_gateway_time_to_first_token_seconds",
+                               "Streams: time from the request to the first bytes sent to the "
+                               "client",
+                               {"model"})) {}
+
+  GatewayConfig config;
+  GatewayOptions options;
+  Dispatcher dispatcher;
+  std::vector<CallSink*> sinks;
+  http::CounterFamily& requests;
+  http::CounterFamily& errors;
+  http::CounterFamily& attempts;
+  http::CounterFamily& fallbacks;
+  http::HistogramFamily& upstream_latency;
+  http::HistogramFamily& overhead;
+  http::HistogramFamily& ttft;
+
+  asio::awaitable<http::Response> call(http::Request& request, Endpoint endpoint);
+  http::Response models() const;
+  http::Response staticAnswer(const std::string& model, const std::string& text, bool stream) const;
+
+  void finish(CallRecord& record, const DispatchResult& result, std::string_view outcome) {
+    for (const AttemptRecord& attempt : result.log) {
+      attempts
+          .with({attempt.target, attempt.error ? errorClassName(*attempt.error) : "ok"})
+          .inc();
+      upstream_latency.with({attempt.target}).observe(attempt.seconds);
+    }
+    if (result.fallbacks > 0) fallbacks.with({record.model}).inc(result.fallbacks);
+    requests.with({record.endpoint, record.model, outcome}).inc();
+    if (!record.error_class.empty()) errors.with({record.model, record.error_class}).inc();
+    overhead.with({}).observe(record.overhead_ms / 1000);
+    if (record.ttft_seconds) ttft.with({record.model}).observe(*record.ttft_seconds);
+    for (CallSink* sink : sinks) sink->record(record);
+  }
+};
+
+// Passes an upstream event stream to the client as it arrives; owns the exchange meanwhile.
+class StreamRelay {
+ public:
+  StreamRelay(std::shared_ptr<Gateway::Impl> gateway, std::shared_ptr<CallControl> control,
+              DispatchResult result, CallRecord record, Clock::time_point started,
+              std::chrono::milliseconds idle_timeout)
+      : gateway_(std::move(gateway)),
+        control_(std::move(control)),
+        result_(std::move(result)),
+        record_(std::move(record)),
+        started_(started),
+        idle_timeout_(idle_timeout) {}
+
+  asio::awaitable<void> run(http::StreamWriter& out) {
+    StreamAssembler assembler;
+    bool client_ok = co_await out.write(result_.body);
+    record_.ttft_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    assembler.feed(result_.body);
+    std::optional<std::string> failure;
+    http::ClientExchange& exchange = *result_.exchange;
+    while (client_ok && !control_->cancelled()) {
+      const Clock::time_point deadline = std::min(result_.deadline, Clock::now() + idle_timeout_);
+      control_->attach(&exchange);
+      auto piece = co_await exchange.readSome(deadline);
+      control_->attach(static_cast<http::ClientExchange*>(nullptr));
+      if (!piece) {
+        if (piece.error().code != core::ErrorCode::kCancelled) {
+          failure = piece.error().code == core::ErrorCode::kTimeout
+                        ? fmt::format("{} stopped sending the stream (no data within {} ms)",
+                                      record_.target, idle_timeout_.count())
+                        : fmt::format("{} broke off the stream: {}", record_.target,
+                                      piece.error().message);
+        }
+        break;
+      }
+      if (piece->empty()) {
+        if (!assembler.sawDone() && !assembler.sawFinish() && !assembler.sawError()) {
+          failure = fmt::format("{} ended the stream before it was complete", record_.target);
+        }
+        break;
+      }
+      client_ok = co_await out.write(*piece);
+      assembler.feed(*piece);
+    }
+    std::string outcome = "success";
+    if (!client_ok || control_->cancelled()) {
+      exchange.cancel();  // the client is gone: stop the upstream generating for nobody
+      record_.error = "the client disconnected before the stream ended";
+      record_.error_class = "cancelled";
+      record_.status = 499;
+      outcome = "cancelled";
+    } else if (failure) {
+      // Never a normal finish: the client's SDK raises on an error event.
+      (void)co_await out.write(errorEvent(*failure, "stream_interrupted"));
+      record_.error = *failure;
+      record_.error_class = "stream_interrupted";
+      outcome = "error";
+    } else if (assembler.sawError()) {
+      record_.error = fmt::format("{} sent an error event in the stream", record_.target);
+      record_.error_class = "upstream_error_event";
+      outcome = "error";
+    }
+    record_.end = std::chrono::system_clock::now();
+    record_.response_body = json::serialize(assembler.assembled());
+    gateway_->finish(record_, result_, outcome);
+  }
+
+ private:
+  std::shared_ptr<Gateway::Impl> gateway_;
+  std::shared_ptr<CallControl> control_;
+  DispatchResult result_;
+  CallRecord record_;
+  Clock::time_point started_;
+  std::chrono::milliseconds idle_timeout_;
+};
+
+asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endpoint endpoint) {
+  const Clock::time_point started = Clock::now();
+  CallRecord record;
+  record.start = std::chrono::system_clock::now();
+  record.endpoint = std::string(endpointName(endpoint));
+
+  const std::string& body = request.body();
+  boost::system::error_code ec;
+  json::value parsed = json::parse(body, ec);
+  if (ec) {
+    co_return openAiError(400, "invalid_request_error",
+                          fmt::format("the request body is not valid JSON: {}", ec.message()));
+  }
+  if (!parsed.is_object()) {
+    co_return openAiError(400, "invalid_request_error", "the request body must be a JSON object");
+  }
+  const json::object& fields = parsed.get_object();
+  const json::value* model_value = fields.if_contains("model");
+  if (model_value == nullptr || !model_value->is_string() || model_value->get_string().empty()) {
+    co_return openAiError(400, "invalid_request_error",
+                          "you must provide a model parameter (a non-empty string)",
+                          "missing_required_parameter", "model");
+  }
+  record.model = std::string(model_value->get_string());
+  bool stream = false;
+  if (endpoint == Endpoint::kChat) {
+    const json::value* messages = fields.if_contains("messages");
+    if (messages == nullptr || !messages->is_array()) {
+      co_return openAiError(400, "invalid_request_error", "'messages' must be an array",
+                            "invalid_type", "messages");
+    }
+    if (const json::value* s = fields.if_contains("stream"); s != nullptr && !s->is_null()) {
+      if (!s->is_bool()) {
+        co_return openAiError(400, "invalid_request_error", "'stream' must be a boolean",
+                              "invalid_type", "stream");
+      }
+      stream = s->get_bool();
+    }
+  } else if (fields.if_contains("input") == nullptr) {
+    co_return openAiError(400, "invalid_request_error", "you must provide an input parameter",
+                          "missing_required_parameter", "input");
+  }
+
+  std::optional<ModelRoute> route = config.route(record.model);
+  if (!route) {
+    std::string known;
+    for (const auto& [name, _] : config.models()) known += (known.empty() ? "" : ", ") + name;
+    co_return openAiError(
+        404, "invalid_request_error",
+        fmt::format("The model `{}` does not exist in this gateway (configured models: {}; or "
+                    "name a target as provider/model)",
+                    record.model, known.empty() ? "none" : known),
+        "model_not_found", "model");
+  }
+  CallPlan plan{std::move(*route)};
+  if (auto applied = applyOverrides(request, plan); !applied) {
+    co_return openAiError(400, "invalid_request_error", applied.error().message);
+  }
+
+  record.workspace_id = request.identity().workspace_id;
+  record.project = projectFor(request, options.default_project);
+  record.link = traceLinkFor(request, record.start);
+  record.stream = stream;
+  record.request_body = body;
+
+  auto control = std::make_shared<CallControl>();
+  if (const auto& watch = request.disconnectWatch()) {
+    watch->onGone([control] { control->cancel(); });
+  }
+  DispatchResult result = co_await dispatcher.dispatch(plan, endpointPath(endpoint), body,
+                                                       stream, started, *control);
+
+  record.attempts = result.attempts;
+  record.fallbacks = result.fallbacks;
+  record.attempt_log = result.log;
+  const Target* answered = result.target;
+  const Target* last_tried = answered;
+  if (last_tried == nullptr && !result.log.empty()) {
+    for (const Target& t : plan.route.targets) {
+      if (t.label == result.log.back().target) last_tried = &t;
+    }
+  }
+  if (last_tried != nullptr) {
+    record.target = last_tried->label;
+    record.provider = last_tried->provider->name;
+    record.upstream_model = last_tried->model;
+  }
+  const auto decorate = [&](http::Response& response) {
+    record.overhead_ms = millisecondsOf(Clock::now() - started - result.upstream_time);
+    response.header("x-pharos-attempts", std::to_string(result.attempts));
+    if (!record.target.empty()) response.header("x-pharos-target", record.target);
+    response.header("x-pharos-overhead-ms", formatMs(record.overhead_ms));
+  };
+
+  if (answered != nullptr && stream) {
+    http::Response response = http::Response::eventStream(nullptr);
+    record.status = result.head.status;
+    decorate(response);
+    auto relay = std::make_shared<StreamRelay>(shared_from_this(), control, std::move(result),
+                                               std::move(record), started,
+                                               plan.route.attempt_timeout);
+    response.stream = [relay](http::StreamWriter& out) { return relay->run(out); };
+    co_return response;
+  }
+  if (answered != nullptr) {
+    http::Response response;
+    response.status = result.head.status;
+    if (auto type = result.head.headers.find("content-type"); type != result.head.headers.end()) {
+      response.content_type = std::string(type->value());
+    }
+    response.body = std::move(result.body);
+    decorate(response);
+    record.status = response.status;
+    record.response_body = response.body;
+    record.end = std::chrono::system_clock::now();
+    finish(record, result, "success");
+    co_return response;
+  }
+
+  // Every target failed (or the client left, or time ran out).
+  http::Response response;
+  std::string outcome = "error";
+  if (result.cancelled) {
+    response = openAiError(499, "cancelled", "the client disconnected", "client_disconnected");
+    record.error = "the client disconnected before an answer arrived";
+    record.error_class = "cancelled";
+    outcome = "cancelled";
+  } else {
+    const UpstreamFailure* failure = result.failure ? &*result.failure : nullptr;
+    const std::string attempts_text = fmt::format(
+        "{} attempt{} across {} target{}", result.attempts, result.attempts == 1 ? "" : "s",
+        result.fallbacks + 1, result.fallbacks == 0 ? "" : "s");
+    record.error_class = result.deadline_exceeded ? "deadline_exceeded"
+                         : failure != nullptr     ? std::string(errorClassName(failure->error_class))
+                                                  : "deadline_exceeded";
+    record.error = fmt::format("{} ({})",
+                               result.deadline_exceeded || failure == nullptr
+                                   ? fmt::format("no answer within the total timeout of {} ms",
+                                                 plan.route.total_timeout.count())
+                                   : failure->message,
+                               attempts_text);
+    if (plan.route.static_response && endpoint == Endpoint::kChat) {
+      response = staticAnswer(record.model, *plan.route.static_response, stream);
+      response.header("x-pharos-static-response", "true");
+      record.static_response = true;
+      record.response_body = json::serialize(json::object{
+          {"static_response", *plan.route.static_response}, {"cause", *record.error}});
+      outcome = "static";
+    } else if (result.deadline_exceeded || failure == nullptr) {
+      response = openAiError(504, "timeout", *record.error, "deadline_exceeded");
+    } else if (failure->status != 0 && failure->error_class != ErrorClass::kMalformed) {
+      // The upstream's own answer is the most useful error: pass it on as it was.
+      if (!failure->body.empty() && failure->content_type.starts_with("application/json")) {
+        response.status = failure->status;
+        response.body = failure->body;
+      } else {
+        response = openAiError(failure->status, "upstream_error", *record.error);
+      }
+      if (failure->retry_after) {
+        response.header("retry-after",
+                        std::to_string((failure->retry_after->count() + 999'999) / 1'000'000));
+      }
+    } else if (failure->error_class == ErrorClass::kTimeout) {
+      response = openAiError(504, "timeout", *record.error, "upstream_timeout");
+    } else {
+      response = openAiError(502, "upstream_error", *record.error,
+                             failure->error_class == ErrorClass::kMalformed ? "upstream_malformed"
+                                                                            : "upstream_unavailable");
+    }
+  }
+  decorate(response);
+  record.status = response.status;
+  if (record.response_body.empty()) record.response_body = response.body;
+  record.end = std::chrono::system_clock::now();
+  finish(record, result, outcome);
+  co_return response;
+}
+
+http::Response Gateway::Impl::staticAnswer(const std::string& model, const std::string& text,
+                                           bool stream) const {
+  const auto created = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  const std::string id = fmt::format("chatcmpl-pharos-static-{}", created);
+  if (!stream) {
+    json::object message{{"role", "assistant"}, {"content", text}};
+    json::object choice{{"index", 0}, {"message", std::move(message)}, {"finish_reason", "stop"}};
+    json::object body{{"id", id},
+                      {"object", "chat.completion"},
+                      {"created", created},
+                      {"model", model},
+                      {"choices", json::array{std::move(choice)}},
+                      {"usage", json::object{{"prompt_tokens", 0},
+                                             {"completion_tokens", 0},
+                                             {"total_tokens", 0}}}};
+    return http::Response::json(200, json::serialize(body));
+  }
+  const auto chunk = [&](json::object delta, json::value finish) {
+    json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", finish}};
+    return http::formatSseEvent(json::serialize(json::object{
+        {"id", id},
+        {"object", "chat.completion.chunk"},
+        {"created", created},
+        {"model", model},
+        {"choices", json::array{std::move(choice)}}}));
+  };
+  std::string events = chunk(json::object{{"role", "assistant"}, {"content", text}}, nullptr) +
+                       chunk(json::object{}, "stop") + http::formatSseEvent("[DONE]");
+  return http::Response::eventStream(
+      [events = std::move(events)](http::StreamWriter& out) -> asio::awaitable<void> {
+        (void)co_await out.write(events);
+      });
+}
+
+http::Response Gateway::Impl::models() const {
+  json::array data;
+  for (const auto& [name, route] : config.models()) {
+    data.push_back(json::object{
+        {"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "pharos"}});
+  }
+  return http::Response::json(
+      200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+}
+
+Gateway::Gateway(GatewayConfig config, GatewayOptions options, http::MetricsRegistry& metrics,
+                 std::vector<CallSink*> sinks)
+    : impl_(std::make_shared<Impl>(std::move(config), std::move(options), metrics,
+                                   std::move(sinks))) {}
+
+Gateway::~Gateway() = default;
+
+const GatewayConfig& Gateway::config() const { return impl_->config; }
+
+void Gateway::shutdown() {
+  for (const auto& [name, provider] : impl_->config.providers()) provider->pool->clear();
+}
+
+void Gateway::addRoutes(http::Router& router) {
+  const http::RouteOptions watched{.watch_disconnect = true};
+  router.add(
+      http::Verb::post, "/v1/chat/completions",
+      [impl = impl_](http::Request& request) { return impl->call(request, Endpoint::kChat); },
+      watched);
+  router.add(
+      http::Verb::post, "/v1/embeddings",
+      [impl = impl_](http::Request& request) { return impl->call(request, Endpoint::kEmbeddings); },
+      watched);
+  router.add(http::Verb::get, "/v1/models",
+             [impl = impl_](http::Request&) -> asio::awaitable<http::Response> {
+               co_return impl->models();
+             });
+}
+
+}  // namespace pharos::gateway
