@@ -704,7 +704,7 @@ std::shared_ptr<const TomlTree>* openTable(Settings& settings, std::string_view 
 }
 
 void applyTomlTable(Settings& settings, const toml::table& table, const std::string& prefix,
-                    const std::string& file) {
+                    const std::string& file, const std::shared_ptr<const toml::table>& root) {
   for (const auto& [key, node] : inFileOrder(table)) {
     const std::string path =
         prefix.empty() ? std::string(key->str()) : fmt::format("{}.{}", prefix, key->str());
@@ -715,7 +715,7 @@ void applyTomlTable(Settings& settings, const toml::table& table, const std::str
             path, tomlSource(file, *key, *node),
             fmt::format("expected a table ([{}.NAME]), got {}", path, nodeTypeName(*node)));
       }
-      *open = std::make_shared<const TomlTree>(TomlTree{file, *sub});
+      *open = std::make_shared<const TomlTree>(TomlTree{file, root, sub});
     } else if (const SettingDef* def = findByPath(path)) {
       const auto text = scalarText(*node);
       if (!text) {
@@ -727,7 +727,7 @@ void applyTomlTable(Settings& settings, const toml::table& table, const std::str
     } else if (!isSection(path)) {
       throwUnknownToml(path, *key, *node, file);
     } else if (const auto* sub = node->as_table()) {
-      applyTomlTable(settings, *sub, path, file);
+      applyTomlTable(settings, *sub, path, file, root);
     } else {
       throw SettingsError(
           path, tomlSource(file, *key, *node),
@@ -740,15 +740,15 @@ void applyTomlFile(Settings& settings, const std::filesystem::path& path,
                    const std::string& named_by) {
   const std::string file = displayPath(path);
   const std::string text = readFile(path, named_by);
-  toml::table root;
+  auto root = std::make_shared<toml::table>();
   try {
-    root = toml::parse(text, file);
+    *root = toml::parse(text, file);
   } catch (const toml::parse_error& e) {
     const auto& begin = e.source().begin;
     throw SettingsError(file, fmt::format("{}:{}:{}", file, begin.line, begin.column),
                         std::string(e.description()));
   }
-  applyTomlTable(settings, root, "", file);
+  applyTomlTable(settings, *root, "", file, root);
 }
 
 // One PHAROS_* variable from the environment or the .env file; other names are not ours.
@@ -910,7 +910,7 @@ std::string renderSettingsToml(const Settings& settings) {
                                    std::pair{"models", settings.gateway.models}}) {
     if (!tree) continue;
     std::ostringstream rendered;
-    rendered << toml::table{{"gateway", toml::table{{name, tree->table}}}};
+    rendered << toml::table{{"gateway", toml::table{{name, *tree->table}}}};
     out += "\n" + rendered.str() + "\n";
   }
   return out;

@@ -3,6 +3,7 @@
 // cannot describe. The owner validates it and reports errors against `file` and the node's line.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <toml++/toml.h>
 
@@ -10,7 +11,9 @@ namespace pharos::core {
 
 struct TomlTree {
   std::string file;  // as shown in errors ("pharos.toml")
-  toml::table table;
+  // The whole parsed file: toml++ does not copy source positions, so the table is kept in place.
+  std::shared_ptr<const toml::table> root;
+  const toml::table* table = nullptr;  // inside root
 };
 
 }  // namespace pharos::core

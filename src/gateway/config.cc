@@ -216,7 +216,7 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
   GatewayConfig config;
   if (settings.providers) {
     const core::TomlTree& tree = *settings.providers;
-    for (const auto& [key, node] : tree.table) {
+    for (const auto& [key, node] : *tree.table) {
       const std::string name(key.str());
       if (name.empty() || name.find('/') != std::string::npos) {
         fail(tree, "gateway.providers." + name, node,
@@ -227,7 +227,7 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
   }
   if (settings.models) {
     const core::TomlTree& tree = *settings.models;
-    for (const auto& [key, node] : tree.table) {
+    for (const auto& [key, node] : *tree.table) {
       const std::string name(key.str());
       const std::string path = fmt::format("gateway.models.\"{}\"", name);
       const auto* table = node.as_table();

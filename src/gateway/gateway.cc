@@ -227,7 +227,8 @@ class StreamRelay {
       outcome = "cancelled";
     } else if (failure) {
       // Never a normal finish: the client's SDK raises on an error event.
-      (void)co_await out.write(errorEvent(*failure, "stream_interrupted"));
+      const std::string event = errorEvent(*failure, "stream_interrupted");  // named: GCC 12
+      (void)co_await out.write(event);
       record_.error = *failure;
       record_.error_class = "stream_interrupted";
       outcome = "error";

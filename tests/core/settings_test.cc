@@ -15,6 +15,8 @@
 #include <random>
 #include <sstream>
 
+#include "core/toml_tree.h"
+
 namespace pharos::core {
 namespace {
 
@@ -222,6 +224,10 @@ const std::map<std::string, Sample>& samples() {
       {"tracing.gzip_ingest", {"0", "false"}},
       {"tracing.pricing_file", {"/etc/pharos/prices.toml", R"("/etc/pharos/prices.toml")"}},
       {"tracing.otlp_max_backlog", {"2GiB", "2147483648"}},
+      {"gateway.project", {"llm-calls", R"("llm-calls")"}},
+      {"gateway.record_runs", {"false", "false"}},
+      {"gateway.otlp_endpoint",
+       {"http://127.0.0.1:4318/v1/traces", R"("http://127.0.0.1:4318/v1/traces")"}},
       {"log.level", {"error", R"("error")"}},
       {"log.access_log", {"off", "false"}},
   };
@@ -271,6 +277,30 @@ TEST_F(SettingsTest, UnknownTomlKeyNamesPathLineAndSuggestion) {
   EXPECT_THAT(e.reason(), HasSubstr("unknown setting"));
   EXPECT_THAT(e.reason(), HasSubstr("did you mean server.listen?"));
   EXPECT_THAT(e.what(), HasSubstr("server.listn: unknown setting"));
+}
+
+TEST_F(SettingsTest, GatewayTablesAreKeptWithTheirLinesForTheGateway) {
+  write("pharos.toml",
+        "[gateway]\nproject = \"calls\"\n\n[gateway.providers.primary]\n"
+        "base_url = \"http://127.0.0.1:18001/v1\"\n\n[gateway.models.\"gpt-4o\"]\n"
+        "targets = [\"primary/gpt-4o\"]\n");
+  const Settings settings = load();
+  EXPECT_EQ(settings.gateway.project, "calls");
+  ASSERT_TRUE(settings.gateway.providers);
+  ASSERT_TRUE(settings.gateway.models);
+  const toml::node* base_url = settings.gateway.providers->table->at_path("primary.base_url").node();
+  ASSERT_NE(base_url, nullptr);
+  EXPECT_EQ(base_url->source().begin.line, 5u);
+  EXPECT_THAT(settings.gateway.providers->file, EndsWith("pharos.toml"));
+  EXPECT_TRUE(settings.gateway.models->table->contains("gpt-4o"));
+  const std::string rendered = renderSettingsToml(settings);
+  EXPECT_THAT(rendered, HasSubstr("[gateway.providers.primary]"));
+  EXPECT_THAT(rendered, HasSubstr("[gateway.models.gpt-4o]"));
+
+  write("pharos.toml", "[gateway]\nproviders = 3\n");
+  const SettingsError e = loadError();
+  EXPECT_EQ(e.key(), "gateway.providers");
+  EXPECT_THAT(e.reason(), HasSubstr("expected a table"));
 }
 
 TEST_F(SettingsTest, UnknownTomlSectionsAtAnyDepth) {
@@ -675,15 +705,17 @@ TEST_F(SettingsTest, RenderIsTomlWithEverySettingInItsSection) {
   for (const SettingInfo& info : describeSettings()) {
     EXPECT_TRUE(parsed.at_path(info.path)) << info.path;
   }
-  EXPECT_EQ(parsed.size(), 6u);
+  EXPECT_EQ(parsed.size(), 7u);
   const std::size_t server = rendered.find("[server]"), data = rendered.find("[data]"),
                     store = rendered.find("[store]"), auth = rendered.find("[auth]"),
-                    tracing = rendered.find("[tracing]"), log = rendered.find("[log]");
+                    tracing = rendered.find("[tracing]"), gateway = rendered.find("[gateway]"),
+                    log = rendered.find("[log]");
   EXPECT_LT(server, data);
   EXPECT_LT(data, store);
   EXPECT_LT(store, auth);
   EXPECT_LT(auth, tracing);
-  EXPECT_LT(tracing, log);
+  EXPECT_LT(tracing, gateway);
+  EXPECT_LT(gateway, log);
   EXPECT_NE(log, std::string::npos);
   EXPECT_THAT(rendered, HasSubstr("max_body_bytes = 67108864\n"));
   EXPECT_THAT(rendered, HasSubstr("header_timeout = \"10s\"\n"));
@@ -825,6 +857,9 @@ TEST(DescribeSettingsTest, ListsEverySettingOnce) {
                                              "tracing.gzip_ingest",
                                              "tracing.pricing_file",
                                              "tracing.otlp_max_backlog",
+                                             "gateway.project",
+                                             "gateway.record_runs",
+                                             "gateway.otlp_endpoint",
                                              "log.level",
                                              "log.access_log"};
   const std::vector<SettingInfo> infos = describeSettings();
