@@ -173,6 +173,23 @@ int serveCommand(const CommonOptions& options) {
   GatewayRunSink run_sink(recorder);
   std::vector<gateway::CallSink*> call_sinks;
   if (settings.gateway.record_runs) call_sinks.push_back(&run_sink);
+  std::unique_ptr<tracing::OtlpSpanExporter> span_exporter;
+  std::unique_ptr<GatewaySpanSink> span_sink;
+  if (!settings.gateway.otlp_endpoint.empty()) {
+    try {
+      span_exporter = std::make_unique<tracing::OtlpSpanExporter>(
+          tracing::OtlpExporterOptions{
+              .endpoint = settings.gateway.otlp_endpoint,
+              .resource = {{"service.name", std::string("pharos-gateway")},
+                           {"service.version", std::string(kVersion)}}},
+          metrics);
+    } catch (const std::invalid_argument& e) {
+      throw core::SettingsError("gateway.otlp_endpoint", "configuration", e.what());
+    }
+    span_exporter->start();
+    span_sink = std::make_unique<GatewaySpanSink>(*span_exporter);
+    call_sinks.push_back(span_sink.get());
+  }
   gateway::Gateway gateway(std::move(gateway_config), {.default_project = settings.gateway.project},
                            metrics, call_sinks);
   gateway.addRoutes(router);
@@ -201,6 +218,7 @@ int serveCommand(const CommonOptions& options) {
   server.shutdown();
   gateway.shutdown();
   recorder.stop();
+  if (span_exporter) span_exporter->stop();
   // Exports acknowledged and not yet stored as runs stay in the span log for the next start.
   materializer.stop();
   (*span_log)->close();

@@ -80,8 +80,61 @@ tracing::RunFields runForCall(const gateway::CallRecord& call) {
   return run;
 }
 
-void GatewayRunSink::record(const gateway::CallRecord& call) {
-  recorder_.submit(call.workspace_id, [call]() { return runForCall(call); });
+void GatewayRunSink::record(std::shared_ptr<const gateway::CallRecord> call) {
+  const std::string workspace = call->workspace_id;
+  recorder_.submit(workspace, [call = std::move(call)]() { return runForCall(*call); });
+}
+
+tracing::ExportSpan spanForCall(const gateway::CallRecord& call) {
+  tracing::ExportSpan span;
+  span.trace_id_hex = call.link.trace_hex;
+  span.span_id_hex = call.link.span_hex;
+  span.parent_span_id_hex = call.link.parent_span_hex.value_or("");
+  const bool chat = call.endpoint == "chat.completions";
+  span.name = (chat ? "chat " : "embeddings ") + call.model;
+  const auto nanos = [](std::chrono::system_clock::time_point at) {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
+  };
+  span.start_unix_nano = nanos(call.start);
+  span.end_unix_nano = std::max(nanos(call.end), span.start_unix_nano);
+  auto& a = span.attributes;
+  a.emplace_back("gen_ai.operation.name", chat ? "chat" : "embeddings");
+  a.emplace_back("gen_ai.provider.name", call.provider);
+  a.emplace_back("gen_ai.request.model", call.model);
+  if (!call.upstream_model.empty()) a.emplace_back("gen_ai.response.model", call.upstream_model);
+  a.emplace_back("pharos.project", call.project);
+  a.emplace_back("pharos.target", call.target);
+  a.emplace_back("pharos.attempts", static_cast<std::int64_t>(call.attempts));
+  a.emplace_back("pharos.fallbacks", static_cast<std::int64_t>(call.fallbacks));
+  a.emplace_back("pharos.stream", call.stream);
+  a.emplace_back("pharos.overhead_ms", call.overhead_ms);
+  a.emplace_back("http.response.status_code", static_cast<std::int64_t>(call.status));
+  if (call.ttft_seconds) a.emplace_back("pharos.ttft_ms", *call.ttft_seconds * 1000);
+  if (call.static_response) a.emplace_back("pharos.static_response", true);
+  boost::system::error_code ec;
+  const json::value response = json::parse(call.response_body, ec);
+  if (!ec && response.is_object()) {
+    if (const json::value* usage = response.get_object().if_contains("usage");
+        usage != nullptr && usage->is_object()) {
+      for (const auto& [from, to] : {std::pair{"prompt_tokens", "gen_ai.usage.input_tokens"},
+                                     std::pair{"completion_tokens", "gen_ai.usage.output_tokens"}}) {
+        if (const json::value* n = usage->get_object().if_contains(from); n != nullptr && n->is_int64()) {
+          a.emplace_back(to, n->get_int64());
+        }
+      }
+    }
+  }
+  if (call.error) {
+    span.error = true;
+    span.status_message = *call.error;
+    a.emplace_back("error.type", call.error_class);
+  }
+  return span;
+}
+
+void GatewaySpanSink::record(std::shared_ptr<const gateway::CallRecord> call) {
+  exporter_.submit([call = std::move(call)]() { return spanForCall(*call); });
 }
 
 }  // namespace pharos::app

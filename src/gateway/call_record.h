@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,8 +56,8 @@ struct CallRecord {
 class CallSink {
  public:
   virtual ~CallSink() = default;
-  // Called on an I/O thread once per call; must not block.
-  virtual void record(const CallRecord& record) = 0;
+  // Called on an I/O thread once per call; must not block. The record is shared by every sink.
+  virtual void record(std::shared_ptr<const CallRecord> record) = 0;
 };
 
 }  // namespace pharos::gateway

@@ -158,7 +158,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   http::Response models() const;
   http::Response staticAnswer(const std::string& model, const std::string& text, bool stream) const;
 
-  void finish(CallRecord& record, const DispatchResult& result, std::string_view outcome) {
+  void finish(CallRecord&& record, const DispatchResult& result, std::string_view outcome) {
     for (const AttemptRecord& attempt : result.log) {
       attempts
           .with({attempt.target, attempt.error ? errorClassName(*attempt.error) : "ok"})
@@ -170,7 +170,9 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
     if (!record.error_class.empty()) errors.with({record.model, record.error_class}).inc();
     overhead.with({}).observe(record.overhead_ms / 1000);
     if (record.ttft_seconds) ttft.with({record.model}).observe(*record.ttft_seconds);
-    for (CallSink* sink : sinks) sink->record(record);
+    if (sinks.empty()) return;
+    auto shared = std::make_shared<const CallRecord>(std::move(record));
+    for (CallSink* sink : sinks) sink->record(shared);
   }
 };
 
@@ -239,7 +241,7 @@ class StreamRelay {
     }
     record_.end = std::chrono::system_clock::now();
     record_.response_body = json::serialize(assembler.assembled());
-    gateway_->finish(record_, result_, outcome);
+    gateway_->finish(std::move(record_), result_, outcome);
   }
 
  private:
@@ -366,7 +368,7 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
     record.status = response.status;
     record.response_body = response.body;
     record.end = std::chrono::system_clock::now();
-    finish(record, result, "success");
+    finish(std::move(record), result, "success");
     co_return response;
   }
 
@@ -425,7 +427,7 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
   record.status = response.status;
   if (record.response_body.empty()) record.response_body = response.body;
   record.end = std::chrono::system_clock::now();
-  finish(record, result, outcome);
+  finish(std::move(record), result, outcome);
   co_return response;
 }
 

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <array>
 #include <atomic>
@@ -101,6 +104,16 @@ struct Connection {
 
 using PoolKey = std::pair<std::string, const void*>;  // origin, I/O context
 
+// An idle connection the peer has closed (or sent something on, which no request asked for)
+// must not carry a request: once a request is written, a failure can no longer be told apart
+// from one the peer acted on, and a POST must not be sent twice.
+bool stillOpen(Connection& connection) {
+  char byte = 0;
+  const ssize_t n = ::recv(connection.lowest().socket().native_handle(), &byte, 1,
+                           MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 }  // namespace
 
 struct ClientPool::Impl {
@@ -118,7 +131,7 @@ struct ClientPool::Impl {
     while (!it->second.empty()) {
       std::unique_ptr<Connection> connection = std::move(it->second.back());
       it->second.pop_back();
-      if (now - connection->idle_since <= max_idle) {
+      if (now - connection->idle_since <= max_idle && stillOpen(*connection)) {
         reused.fetch_add(1, std::memory_order_relaxed);
         return connection;
       }
@@ -244,18 +257,20 @@ struct ClientExchange::State {
     co_return std::move(this->connection);
   }
 
+  // The error, and whether it happened while writing the request (so the peer has not seen all
+  // of it and cannot have acted on it).
   template <class Stream>
-  asio::awaitable<boost::system::error_code> exchangeHead(Stream& stream,
-                                                          OutgoingMessage& message) {
+  asio::awaitable<std::pair<boost::system::error_code, bool>> exchangeHead(
+      Stream& stream, OutgoingMessage& message) {
     auto [write_ec, written] = co_await bhttp::async_write(stream, message, kNoThrow);
-    if (write_ec) co_return write_ec;
+    if (write_ec) co_return std::pair{write_ec, true};
     parser.emplace();
     parser->header_limit(
         static_cast<std::uint32_t>(pool.options().max_response_head_bytes));
     parser->body_limit(boost::none);  // readAll enforces its own limit
     auto [read_ec, read] =
         co_await bhttp::async_read_header(stream, connection->buffer, *parser, kNoThrow);
-    co_return read_ec;
+    co_return std::pair{read_ec, false};
   }
 
   template <class Stream>
@@ -293,7 +308,8 @@ asio::awaitable<core::Result<ClientResponseHead>> ClientExchange::begin(
   message.keep_alive(true);
   message.prepare_payload();
 
-  // A second round only when a pooled connection turned out to be closed by the peer.
+  // A second round only when a pooled connection turned out to be closed by the peer before it
+  // got the whole request.
   for (int round = 0; round < 2; ++round) {
     if (s.cancelled) co_return core::Error{core::ErrorCode::kCancelled, "the request was cancelled"};
     s.connection = s.pool.impl_->lease(s.key, s.pool.options().max_idle_time);
@@ -308,7 +324,7 @@ asio::awaitable<core::Result<ClientResponseHead>> ClientExchange::begin(
     }
     s.connection->buffer.clear();
     s.connection->lowest().expires_at(deadline);
-    const boost::system::error_code ec =
+    const auto [ec, while_writing] =
         s.connection->tls ? co_await s.exchangeHead(*s.connection->tls, message)
                           : co_await s.exchangeHead(*s.connection->tcp, message);
     if (!ec) {
@@ -321,7 +337,7 @@ asio::awaitable<core::Result<ClientResponseHead>> ClientExchange::begin(
     }
     s.drop();
     s.parser.reset();
-    if (reused && !s.cancelled && closedByPeer(ec)) continue;
+    if (reused && while_writing && !s.cancelled && closedByPeer(ec)) continue;
     co_return s.failure(ec, "request");
   }
   co_return core::Error::unavailable(
