@@ -90,10 +90,12 @@ std::optional<std::chrono::microseconds> parseRetryAfter(
   const std::string text(value);
   const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (end == nullptr || *end != '\0') return std::nullopt;
-  const auto at = std::chrono::system_clock::from_time_t(timegm(&tm));
-  if (at <= now) return std::chrono::microseconds(0);
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-      std::min<std::chrono::system_clock::duration>(at - now, std::chrono::hours(24)));
+  // In whole seconds, as time_t: a date centuries ahead must not overflow a nanosecond clock.
+  const std::time_t at = timegm(&tm);
+  const std::time_t current = std::chrono::system_clock::to_time_t(now);
+  if (at == static_cast<std::time_t>(-1) || at <= current) return std::chrono::microseconds(0);
+  const std::time_t seconds = std::min<std::time_t>(at - current, 86'400);
+  return std::chrono::microseconds(static_cast<std::int64_t>(seconds) * 1'000'000);
 }
 
 asio::awaitable<DispatchResult> Dispatcher::dispatch(const CallPlan& plan, std::string_view path,

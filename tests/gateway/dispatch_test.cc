@@ -23,6 +23,9 @@ TEST(RetryAfter, SecondsMillisecondsAndDates) {
             std::chrono::microseconds(10s));
   EXPECT_EQ(retryAfter("retry-after", "Wed, 21 Oct 2015 07:27:00 GMT", now),
             std::chrono::microseconds(0));
+  // Found by fuzzing: a date centuries ahead overflowed the nanosecond clock. A day at most.
+  EXPECT_EQ(retryAfter("retry-after", "Wed, 21 Oct 4030 07:28:00 GMT", now),
+            std::chrono::microseconds(24h));
 }
 
 TEST(RetryAfter, GarbageIsIgnored) {

@@ -45,8 +45,12 @@ void RunRecorder::submit(std::string workspace_id, Build build) {
     }
   }
   dropped_.inc();
-  core::log::warn("recorded run dropped: the recorder queue is full",
-                  {{"max_queued", max_queued_}});
+  // The first drop of a burst is logged; the count is in the metric.
+  if (dropped_.value() % 10'000 == 1) {
+    core::log::warn("recorded runs dropped: the recorder queue is full (see "
+                    "pharos_recorded_runs_dropped_total)",
+                    {{"max_queued", max_queued_}, {"dropped_so_far", dropped_.value()}});
+  }
 }
 
 void RunRecorder::stop() {
