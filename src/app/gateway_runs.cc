@@ -82,7 +82,9 @@ tracing::RunFields runForCall(const gateway::CallRecord& call) {
 
 void GatewayRunSink::record(std::shared_ptr<const gateway::CallRecord> call) {
   const std::string workspace = call->workspace_id;
-  recorder_.submit(workspace, [call = std::move(call)]() { return runForCall(*call); });
+  // The record is shared with the other sinks; what it holds is mostly the two bodies.
+  const std::size_t bytes = call->request_body.size() + call->response_body.size() + 2048;
+  recorder_.submit(workspace, [call = std::move(call)]() { return runForCall(*call); }, bytes);
 }
 
 tracing::ExportSpan spanForCall(const gateway::CallRecord& call) {

@@ -17,9 +17,9 @@ constexpr std::size_t kBatch = 512;
 }
 
 RunRecorder::RunRecorder(std::shared_ptr<RunStore> store, http::MetricsRegistry& metrics,
-                         std::size_t max_queued)
+                         std::size_t max_queued_bytes)
     : store_(std::move(store)),
-      max_queued_(max_queued),
+      max_queued_bytes_(max_queued_bytes),
       recorded_(metrics.counter("pharos_recorded_runs_total",
                                 "Runs produced inside Pharos (gateway calls) and stored")
                     .with({})),
@@ -35,11 +35,12 @@ void RunRecorder::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
-void RunRecorder::submit(std::string workspace_id, Build build) {
+void RunRecorder::submit(std::string workspace_id, Build build, std::size_t bytes) {
   {
     std::lock_guard lock(mutex_);
-    if (!stopping_ && queue_.size() < max_queued_) {
-      queue_.push_back({std::move(workspace_id), std::move(build)});
+    if (!stopping_ && queued_bytes_ + bytes <= max_queued_bytes_) {
+      queued_bytes_ += bytes;
+      queue_.push_back({std::move(workspace_id), std::move(build), bytes});
       if (queue_.size() == 1) wake_.notify_one();
       return;
     }
@@ -49,7 +50,8 @@ void RunRecorder::submit(std::string workspace_id, Build build) {
   if (dropped_.value() % 10'000 == 1) {
     core::log::warn("recorded runs dropped: the recorder queue is full (see "
                     "pharos_recorded_runs_dropped_total)",
-                    {{"max_queued", max_queued_}, {"dropped_so_far", dropped_.value()}});
+                    {{"max_queued_bytes", max_queued_bytes_},
+                     {"dropped_so_far", dropped_.value()}});
   }
 }
 
@@ -73,6 +75,7 @@ void RunRecorder::loop() {
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) break;
       while (!queue_.empty() && items.size() < kBatch) {
+        queued_bytes_ -= queue_.front().bytes;
         items.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
