@@ -86,12 +86,14 @@ class ClientTest : public ::testing::Test {
 
   void TearDown() override { server_->shutdown(); }
 
-  // Runs `body` as a coroutine on a private io_context, to completion.
+  // Runs `body` as a coroutine on a private io_context, to completion. Idle pooled connections
+  // belong to that context, so they are closed before it goes away.
   template <class T>
   T run(std::function<asio::awaitable<T>()> body) {
     asio::io_context io;
     auto future = asio::co_spawn(io, body(), asio::use_future);
     io.run();
+    pool_.clear();
     return future.get();
   }
 
@@ -99,17 +101,17 @@ class ClientTest : public ::testing::Test {
   MetricsRegistry metrics_;
   std::unique_ptr<Server> server_;
   Origin origin_;
+  ClientPool pool_;
   std::atomic<int> echo_calls_{0};
   bool watched_saw_gone_ = false;
   std::promise<void> watched_done_;
 };
 
 TEST_F(ClientTest, PostsAndReusesTheConnection) {
-  ClientPool pool;
   const auto result = run<std::string>([&]() -> asio::awaitable<std::string> {
     std::string out;
     for (int i = 0; i < 3; ++i) {
-      ClientExchange exchange(pool);
+      ClientExchange exchange(pool_);
       ClientRequest request{Verb::post, "/echo", {{"content-type", "application/json"}},
                             R"({"n":)" + std::to_string(i) + "}"};
       auto head = co_await exchange.begin(origin_, request, Clock::now() + 5s);
@@ -123,16 +125,15 @@ TEST_F(ClientTest, PostsAndReusesTheConnection) {
     co_return out;
   });
   EXPECT_EQ(result, R"({"n":0}{"n":1}{"n":2})");
-  EXPECT_EQ(pool.opened(), 1u);
-  EXPECT_EQ(pool.reused(), 2u);
+  EXPECT_EQ(pool_.opened(), 1u);
+  EXPECT_EQ(pool_.reused(), 2u);
 }
 
 TEST_F(ClientTest, ReadsAStreamPieceByPiece) {
-  ClientPool pool;
   const auto pieces = run<std::vector<std::string>>(
       [&]() -> asio::awaitable<std::vector<std::string>> {
         std::vector<std::string> out;
-        ClientExchange exchange(pool);
+        ClientExchange exchange(pool_);
         const ClientRequest request{Verb::get, "/stream", {}, ""};
         auto head = co_await exchange.begin(origin_, request, Clock::now() + 5s);
         if (!head) co_return out;
@@ -151,9 +152,8 @@ TEST_F(ClientTest, ReadsAStreamPieceByPiece) {
 }
 
 TEST_F(ClientTest, DeadlineGivesTimeout) {
-  ClientPool pool;
   const auto error = run<core::Error>([&]() -> asio::awaitable<core::Error> {
-    ClientExchange exchange(pool);
+    ClientExchange exchange(pool_);
     const ClientRequest request{Verb::get, "/slow", {}, ""};
     auto head = co_await exchange.begin(origin_, request, Clock::now() + 100ms);
     co_return head ? core::Error{} : head.error();
@@ -163,9 +163,8 @@ TEST_F(ClientTest, DeadlineGivesTimeout) {
 }
 
 TEST_F(ClientTest, DeadlineBetweenStreamPieces) {
-  ClientPool pool;
   const auto error = run<core::Error>([&]() -> asio::awaitable<core::Error> {
-    ClientExchange exchange(pool);
+    ClientExchange exchange(pool_);
     const ClientRequest request{Verb::get, "/stall", {}, ""};
     auto head = co_await exchange.begin(origin_, request, Clock::now() + 5s);
     if (!head) co_return head.error();
@@ -178,7 +177,6 @@ TEST_F(ClientTest, DeadlineBetweenStreamPieces) {
 }
 
 TEST_F(ClientTest, RefusedConnectionIsUnavailable) {
-  ClientPool pool;
   Origin closed = origin_;
   {
     // A port that was free a moment ago: nothing listens there.
@@ -187,7 +185,7 @@ TEST_F(ClientTest, RefusedConnectionIsUnavailable) {
     closed.port = std::to_string(acceptor.local_endpoint().port());
   }
   const auto error = run<core::Error>([&]() -> asio::awaitable<core::Error> {
-    ClientExchange exchange(pool);
+    ClientExchange exchange(pool_);
     const ClientRequest request{Verb::get, "/", {}, ""};
     auto head = co_await exchange.begin(closed, request, Clock::now() + 2s);
     co_return head ? core::Error{} : head.error();
@@ -197,9 +195,8 @@ TEST_F(ClientTest, RefusedConnectionIsUnavailable) {
 }
 
 TEST_F(ClientTest, CancelAbortsARead) {
-  ClientPool pool;
   const auto error = run<core::Error>([&]() -> asio::awaitable<core::Error> {
-    ClientExchange exchange(pool);
+    ClientExchange exchange(pool_);
     const ClientRequest request{Verb::get, "/stall", {}, ""};
     auto head = co_await exchange.begin(origin_, request, Clock::now() + 5s);
     if (!head) co_return head.error();
@@ -213,12 +210,11 @@ TEST_F(ClientTest, CancelAbortsARead) {
 }
 
 TEST_F(ClientTest, ReplacesAPooledConnectionTheServerClosed) {
-  ClientPool pool;
   const auto result = run<std::string>([&]() -> asio::awaitable<std::string> {
     std::string out;
     for (int i = 0; i < 2; ++i) {
       if (i == 1) co_await sleepFor(500ms);  // past the server's 200 ms idle timeout
-      ClientExchange exchange(pool);
+      ClientExchange exchange(pool_);
       const ClientRequest request{Verb::post, "/echo", {}, "{}"};
       auto head = co_await exchange.begin(origin_, request, Clock::now() + 5s);
       if (!head) co_return head.error().message;
@@ -233,9 +229,8 @@ TEST_F(ClientTest, ReplacesAPooledConnectionTheServerClosed) {
 }
 
 TEST_F(ClientTest, ResponseOverTheLimitIsTooLarge) {
-  ClientPool pool;
   const auto error = run<core::Error>([&]() -> asio::awaitable<core::Error> {
-    ClientExchange exchange(pool);
+    ClientExchange exchange(pool_);
     const ClientRequest request{Verb::post, "/echo", {}, std::string(4096, 'x')};
     auto head = co_await exchange.begin(origin_, request, Clock::now() + 5s);
     if (!head) co_return head.error();
@@ -246,11 +241,10 @@ TEST_F(ClientTest, ResponseOverTheLimitIsTooLarge) {
 }
 
 TEST_F(ClientTest, HttpsAgainstAPlainServerFailsTheHandshake) {
-  ClientPool pool;
   Origin tls = origin_;
   tls.tls = true;
   const auto error = run<core::Error>([&]() -> asio::awaitable<core::Error> {
-    ClientExchange exchange(pool);
+    ClientExchange exchange(pool_);
     const ClientRequest request{Verb::get, "/", {}, ""};
     auto head = co_await exchange.begin(tls, request, Clock::now() + 2s);
     co_return head ? core::Error{} : head.error();
