@@ -54,7 +54,7 @@ struct RetryPolicy {
   double multiplier = 0.5;
   double min_wait_s = 0.5;
   double max_wait_s = 10;
-  double jitter_s = 0.1;
+  double jitter_s = 0;  // none unless asked for, so a policy means exactly what it says
 
   // random01 in [0, 1).
   std::chrono::microseconds waitBeforeRetry(unsigned retry_number, double random01) const;

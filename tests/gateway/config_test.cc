@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "core/toml_tree.h"
 
 namespace pharos::gateway {
@@ -69,6 +71,26 @@ TEST(GatewayConfig, TheExampleWorksAsWritten) {
   EXPECT_EQ(route->retry.attempts, 3u);
   EXPECT_EQ(route->retry.min_wait_s, 4);
   EXPECT_EQ(route->retry.max_wait_s, 60);
+}
+
+TEST(GatewayConfig, TheShippedExampleFileLoadsAsWritten) {
+  core::SettingsSources sources;
+  sources.config_file = std::filesystem::path(PHAROS_SOURCE_DIR) / "pharos.example.toml";
+  sources.working_dir = std::filesystem::temp_directory_path();
+  const core::Settings settings = core::loadSettings(sources);
+  const auto config =
+      GatewayConfig::fromSettings(settings.gateway, {{"PRIMARY_API_KEY", "sk-example"}});
+  auto route = config.route("gpt-4o");
+  ASSERT_TRUE(route);
+  ASSERT_EQ(route->targets.size(), 2u);
+  EXPECT_EQ(route->targets[0].label, "primary/gpt-4o");
+  EXPECT_EQ(route->targets[1].label, "backup/gpt-4o-mini");
+  EXPECT_EQ(route->targets[0].provider->origin.key(), "http://127.0.0.1:18001");
+  EXPECT_EQ(route->retry.attempts, 3u);
+  EXPECT_EQ(route->retry.multiplier, 1.0);
+  EXPECT_EQ(route->retry.min_wait_s, 4);
+  EXPECT_EQ(route->retry.max_wait_s, 60);
+  EXPECT_EQ(settings.gateway.project, "gateway");
 }
 
 TEST(GatewayConfig, SeedBackoffIsTenacityWaitExponential) {
