@@ -42,6 +42,9 @@ tracing::RunFields runForCall(const gateway::CallRecord& call) {
   run.inputs = parsedOr(call.request_body, "body");
   if (!call.error || call.static_response) run.outputs = parsedOr(call.response_body, "body");
 
+  // Metadata is indexed for filtering, so it holds what a person filters by (provider, model,
+  // target, attempts, failure class); per-call figures (overhead, time to first token, each
+  // attempt) go in extra.pharos, where they are kept without an index row each.
   json::object metadata;
   metadata["ls_provider"] = call.provider;
   metadata["ls_model_name"] = call.upstream_model.empty() ? call.model : call.upstream_model;
@@ -49,13 +52,14 @@ tracing::RunFields runForCall(const gateway::CallRecord& call) {
   metadata["pharos_model"] = call.model;
   metadata["pharos_target"] = call.target;
   metadata["pharos_attempts"] = call.attempts;
-  metadata["pharos_fallbacks"] = call.fallbacks;
-  metadata["pharos_stream"] = call.stream;
-  metadata["pharos_static_response"] = call.static_response;
-  metadata["pharos_status"] = call.status;
-  metadata["pharos_overhead_ms"] = call.overhead_ms;
-  if (call.ttft_seconds) metadata["pharos_ttft_ms"] = *call.ttft_seconds * 1000;
+  if (call.fallbacks > 0) metadata["pharos_fallbacks"] = call.fallbacks;
+  if (call.stream) metadata["pharos_stream"] = true;
+  if (call.static_response) metadata["pharos_static_response"] = true;
   if (!call.error_class.empty()) metadata["pharos_error_class"] = call.error_class;
+  json::object figures;
+  figures["status"] = call.status;
+  figures["overhead_ms"] = call.overhead_ms;
+  if (call.ttft_seconds) figures["ttft_ms"] = *call.ttft_seconds * 1000;
   json::array attempts;
   for (const gateway::AttemptRecord& attempt : call.attempt_log) {
     json::object a{{"target", attempt.target}, {"status", attempt.status},
@@ -66,10 +70,11 @@ tracing::RunFields runForCall(const gateway::CallRecord& call) {
     }
     attempts.push_back(std::move(a));
   }
-  metadata["pharos_attempt_log"] = std::move(attempts);
+  figures["attempts"] = std::move(attempts);
   json::object invocation{{"model", call.upstream_model}, {"stream", call.stream}};
   run.extra = json::object{{"metadata", std::move(metadata)},
-                           {"invocation_params", std::move(invocation)}};
+                           {"invocation_params", std::move(invocation)},
+                           {"pharos", std::move(figures)}};
   if (call.ttft_seconds) {
     // LangSmith derives time-to-first-token from the first new_token event.
     const auto first_token = *run.start_time + static_cast<std::int64_t>(*call.ttft_seconds * 1e6);

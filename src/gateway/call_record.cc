@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <random>
 
+#include "core/ids.h"
+
 namespace pharos::gateway {
 
 namespace {
@@ -110,7 +112,9 @@ TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::
     link.parent_span_hex = parent;
     link.parent_run_id = uuidFromHex(trace.substr(0, 16) + parent);
   } else {
-    link.trace_hex = randomHex(32);
+    // A new trace gets a time-ordered id (UUIDv7), so its run's id, which starts with the same
+    // 16 digits, lands at the end of the store's indexes instead of at a random page.
+    link.trace_hex = hexFromUuid(core::newUuidV7(start));
   }
   link.trace_id = uuidFromHex(link.trace_hex);
   link.run_id = uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);

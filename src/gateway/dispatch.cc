@@ -7,7 +7,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parse.hpp>
 #include <charconv>
 #include <cmath>
 #include <random>
@@ -198,14 +197,12 @@ asio::awaitable<DispatchResult> Dispatcher::dispatch(const CallPlan& plan, std::
           attempt.cancelled = whole.error().code == core::ErrorCode::kCancelled;
           attempt.failure = failureFrom(whole.error());
         } else {
-          boost::system::error_code parse_ec;
-          (void)boost::json::parse(*whole, parse_ec);
-          if (parse_ec) {
+          if (!isJson(*whole)) {
             UpstreamFailure failure;
             failure.error_class = ErrorClass::kMalformed;
             failure.status = head->status;
-            failure.message = fmt::format("{} answered HTTP {} with a body that is not JSON ({})",
-                                          target.label, head->status, parse_ec.message());
+            failure.message = fmt::format("{} answered HTTP {} with a body that is not JSON",
+                                          target.label, head->status);
             attempt.failure = std::move(failure);
           } else {
             attempt.head = std::move(head).value();

@@ -190,7 +190,8 @@ class StreamRelay {
         idle_timeout_(idle_timeout) {}
 
   asio::awaitable<void> run(http::StreamWriter& out) {
-    StreamAssembler assembler;
+    // The message is assembled only when someone records it.
+    StreamAssembler assembler(!gateway_->sinks.empty());
     bool client_ok = co_await out.write(result_.body);
     record_.ttft_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     assembler.feed(result_.body);
@@ -316,7 +317,7 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
   record.project = projectFor(request, options.default_project);
   record.link = traceLinkFor(request, record.start);
   record.stream = stream;
-  record.request_body = body;
+  if (!sinks.empty()) record.request_body = body;
 
   auto control = std::make_shared<CallControl>();
   if (const auto& watch = request.disconnectWatch()) {
@@ -349,6 +350,7 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
 
   if (answered != nullptr && stream) {
     http::Response response = http::Response::eventStream(nullptr);
+    response.head_with_first_write = true;  // the first bytes are in hand
     record.status = result.head.status;
     decorate(response);
     auto relay = std::make_shared<StreamRelay>(shared_from_this(), control, std::move(result),
@@ -366,7 +368,7 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
     response.body = std::move(result.body);
     decorate(response);
     record.status = response.status;
-    record.response_body = response.body;
+    if (!sinks.empty()) record.response_body = response.body;
     record.end = std::chrono::system_clock::now();
     finish(std::move(record), result, "success");
     co_return response;

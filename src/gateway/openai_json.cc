@@ -1,5 +1,6 @@
 #include "gateway/openai_json.h"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -76,7 +77,43 @@ bool keyEquals(std::string_view raw, std::string_view key) {
   return decoded == key;
 }
 
+// A basic_parser handler that accepts everything: the parser alone checks the grammar.
+struct Validator {
+  using error_code = boost::system::error_code;
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+  bool on_array_begin(error_code&) { return true; }
+  bool on_array_end(std::size_t, error_code&) { return true; }
+  bool on_object_begin(error_code&) { return true; }
+  bool on_object_end(std::size_t, error_code&) { return true; }
+  bool on_string_part(boost::json::string_view, std::size_t, error_code&) { return true; }
+  bool on_string(boost::json::string_view, std::size_t, error_code&) { return true; }
+  bool on_key_part(boost::json::string_view, std::size_t, error_code&) { return true; }
+  bool on_key(boost::json::string_view, std::size_t, error_code&) { return true; }
+  bool on_number_part(boost::json::string_view, error_code&) { return true; }
+  bool on_int64(std::int64_t, boost::json::string_view, error_code&) { return true; }
+  bool on_uint64(std::uint64_t, boost::json::string_view, error_code&) { return true; }
+  bool on_double(double, boost::json::string_view, error_code&) { return true; }
+  bool on_bool(bool, error_code&) { return true; }
+  bool on_null(error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, error_code&) { return true; }
+  bool on_comment(boost::json::string_view, error_code&) { return true; }
+};
+
 }  // namespace
+
+bool isJson(std::string_view text) {
+  boost::json::basic_parser<Validator> parser{boost::json::parse_options{}};
+  boost::system::error_code ec;
+  const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (ec) return false;
+  // Trailing whitespace is fine; anything else after the value is not.
+  return skipSpace(text, used) == text.size();
+}
 
 std::optional<std::pair<std::size_t, std::size_t>> findTopLevelValue(std::string_view s,
                                                                      std::string_view key) {

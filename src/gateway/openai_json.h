@@ -23,6 +23,10 @@ std::string withModel(std::string_view object, std::string_view model);
 // value's JSON text.
 std::string withMember(std::string_view object, std::string_view key, std::string_view value_json);
 
+// Whether `text` is one complete JSON value, checked without building it (no allocation per
+// value): how an upstream's answer is validated before it is passed on byte for byte.
+bool isJson(std::string_view text);
+
 // An error in the OpenAI shape: {"error":{"message","type","param","code"}}.
 http::Response openAiError(unsigned status, std::string_view type, std::string_view message,
                            std::string_view code = {}, std::string_view param = {});

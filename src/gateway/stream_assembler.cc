@@ -17,6 +17,21 @@ std::optional<std::int64_t> integerAt(const json::object& o, std::string_view ke
   return std::nullopt;
 }
 
+// `"finish_reason"` followed by a string value: a choice finished (without parsing the chunk).
+bool hasFinishReason(std::string_view data) {
+  constexpr std::string_view kKey = "\"finish_reason\"";
+  for (std::size_t at = data.find(kKey); at != std::string_view::npos;
+       at = data.find(kKey, at + 1)) {
+    std::size_t i = at + kKey.size();
+    while (i < data.size() && (data[i] == ' ' || data[i] == '\t')) ++i;
+    if (i >= data.size() || data[i] != ':') continue;
+    ++i;
+    while (i < data.size() && (data[i] == ' ' || data[i] == '\t')) ++i;
+    if (i < data.size() && data[i] == '"') return true;
+  }
+  return false;
+}
+
 std::string_view stringAt(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
@@ -63,6 +78,11 @@ void StreamAssembler::onEvent(std::string_view data) {
   if (data == "[DONE]") {
     done_ = true;
     return;
+  }
+  if (!assemble_) {
+    if (hasFinishReason(data)) finished_ = true;
+    // Only a chunk that mentions "error" can be an error event; only those are parsed.
+    if (data.find("\"error\"") == std::string_view::npos) return;
   }
   boost::system::error_code ec;
   json::value event = json::parse(data, ec);

@@ -16,6 +16,10 @@ namespace pharos::gateway {
 
 class StreamAssembler {
  public:
+  // assemble = false: only follow the stream's state ([DONE], finish, error), which needs no JSON
+  // parse of ordinary chunks; assembled() then holds no message.
+  explicit StreamAssembler(bool assemble = true) : assemble_(assemble) {}
+
   void feed(std::string_view bytes);
 
   bool sawDone() const { return done_; }
@@ -40,6 +44,7 @@ class StreamAssembler {
   void onLine(std::string_view line);
   void onEvent(std::string_view data);
 
+  bool assemble_;
   std::string line_;  // an unfinished line
   std::string data_;  // the data lines of the event in progress
   bool has_data_ = false;

@@ -368,7 +368,22 @@ asio::awaitable<core::Result<std::string_view>> ClientExchange::readSome(
       s.parser.reset();
       co_return s.failure(ec, "response body");
     }
-    const std::size_t got = s.piece.size() - s.parser->get().body().size;
+    std::size_t got = s.piece.size() - s.parser->get().body().size;
+    // Whatever else has already arrived (the rest of a burst of chunks) is parsed into the same
+    // piece without another read, so the caller passes a burst on in one write.
+    while (got > 0 && got < s.piece.size() && !s.parser->is_done() &&
+           s.connection->buffer.size() > 0) {
+      auto& more = s.parser->get().body();
+      more.data = s.piece.data() + got;
+      more.size = s.piece.size() - got;
+      boost::system::error_code put_ec;
+      const std::size_t used = s.parser->put(s.connection->buffer.data(), put_ec);
+      s.connection->buffer.consume(used);
+      got = s.piece.size() - more.size;
+      // need_more: a partial chunk is waiting for its rest; anything else surfaces on the next
+      // read, which parses the same bytes again.
+      if (put_ec || used == 0) break;
+    }
     if (got > 0) co_return std::string_view(s.piece.data(), got);
   }
 }

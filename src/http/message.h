@@ -138,6 +138,9 @@ struct Response {
   std::string body;
   // When set, `body` is ignored: headers go out at once, then the producer writes chunks.
   StreamProducer stream;
+  // Streams only: hold the headers back and send them with the producer's first write (one
+  // send instead of two), for producers that have their first bytes in hand at once.
+  bool head_with_first_write = false;
 
   static Response json(unsigned status, std::string body);
   static Response text(unsigned status, std::string body, std::string content_type);

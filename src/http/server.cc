@@ -17,6 +17,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_cat.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
@@ -30,7 +31,9 @@
 #include <chrono>
 #include <list>
 #include <random>
+#include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "core/async.h"
 #include "core/crypto.h"
@@ -295,26 +298,39 @@ class Server::Impl::Session {
 
 class Server::Impl::Session::ChunkWriter final : public StreamWriter {
  public:
-  ChunkWriter(beast::tcp_stream& stream, std::chrono::milliseconds timeout)
-      : stream_(stream), timeout_(timeout) {}
+  // `pending_head`: the serialized response head, when it goes out with the first chunk.
+  ChunkWriter(beast::tcp_stream& stream, std::chrono::milliseconds timeout,
+              std::string pending_head = {})
+      : stream_(stream), timeout_(timeout), pending_head_(std::move(pending_head)) {}
 
   asio::awaitable<bool> write(std::string_view data) override {
     if (failed_) co_return false;
     if (data.empty()) co_return true;  // an empty chunk would end the body
     stream_.expires_after(timeout_);
-    auto [ec, n] = co_await asio::async_write(
-        stream_, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())), kNoThrow);
+    const auto chunk = bhttp::make_chunk(asio::const_buffer(data.data(), data.size()));
+    boost::system::error_code ec;
+    if (pending_head_.empty()) {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, chunk, kNoThrow);
+    } else {
+      const auto head = asio::const_buffer(pending_head_.data(), pending_head_.size());
+      std::tie(ec, std::ignore) =
+          co_await asio::async_write(stream_, beast::buffers_cat(head, chunk), kNoThrow);
+      pending_head_.clear();
+    }
     if (ec) failed_ = true;
     bytes_ += data.size();
     co_return !failed_;
   }
 
+  // The head, if no chunk has carried it yet: it must precede the last chunk.
+  std::string takePendingHead() { return std::exchange(pending_head_, {}); }
   bool failed() const { return failed_; }
   std::size_t bytes() const { return bytes_; }
 
  private:
   beast::tcp_stream& stream_;
   std::chrono::milliseconds timeout_;
+  std::string pending_head_;
   bool failed_ = false;
   std::size_t bytes_ = 0;
 };
@@ -613,14 +629,21 @@ asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(std::string_vi
     bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(response.status), 11};
     fill(res);
     res.chunked(true);
-    bhttp::response_serializer<bhttp::empty_body> serializer{res};
-    stream_.expires_after(settings.body_timeout);
-    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
-    if (ec) {
-      stream_failed = true;
-      co_return 0;
+    std::string pending_head;
+    if (response.head_with_first_write) {
+      std::ostringstream head;
+      head << res.base();
+      pending_head = std::move(head).str();
+    } else {
+      bhttp::response_serializer<bhttp::empty_body> serializer{res};
+      stream_.expires_after(settings.body_timeout);
+      auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
+      if (ec) {
+        stream_failed = true;
+        co_return 0;
+      }
     }
-    ChunkWriter writer(stream_, settings.body_timeout);
+    ChunkWriter writer(stream_, settings.body_timeout, std::move(pending_head));
     try {
       co_await response.stream(writer);
     } catch (...) {
@@ -633,8 +656,12 @@ asio::awaitable<std::size_t> Server::Impl::Session::writeResponse(std::string_vi
       co_return writer.bytes();
     }
     stream_.expires_after(settings.body_timeout);
-    auto [last_ec, last_n] =
-        co_await asio::async_write(stream_, bhttp::make_chunk_last(), kNoThrow);
+    const std::string unsent_head = writer.takePendingHead();
+    auto [last_ec, last_n] = co_await asio::async_write(
+        stream_,
+        beast::buffers_cat(asio::const_buffer(unsent_head.data(), unsent_head.size()),
+                           bhttp::make_chunk_last()),
+        kNoThrow);
     stream_failed = static_cast<bool>(last_ec);
     stream_.expires_never();
     co_return writer.bytes();

@@ -44,6 +44,17 @@ TEST(OpenAiJson, AddsAMissingMember) {
   EXPECT_EQ(boost::json::parse(added).at("stream_options").at("include_usage").as_bool(), true);
 }
 
+TEST(OpenAiJson, IsJsonChecksTheWholeText) {
+  EXPECT_TRUE(isJson(R"({"a":[1,2.5e3,"x\u00e9",null,true,{}]})"));
+  EXPECT_TRUE(isJson(" {} \n"));
+  EXPECT_TRUE(isJson("[]"));
+  EXPECT_FALSE(isJson(R"({"id": "x", "choices": [)"));
+  EXPECT_FALSE(isJson(R"({"a":1} trailing)"));
+  EXPECT_FALSE(isJson(R"({"a":1}{"b":2})"));
+  EXPECT_FALSE(isJson(""));
+  EXPECT_FALSE(isJson("{'a':1}"));
+}
+
 TEST(OpenAiJson, ErrorShape) {
   const auto response = openAiError(404, "invalid_request_error", "no such model", "model_not_found",
                                     "model");

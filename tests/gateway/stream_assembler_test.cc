@@ -53,6 +53,21 @@ TEST(StreamAssembler, AnySplitGivesTheSameResult) {
   }
 }
 
+TEST(StreamAssembler, FollowingOnlySeesTheSameState) {
+  for (const std::string& stream :
+       {kStream, chunk(R"([{"index":0,"delta":{"content":"x"},"finish_reason" : "length"}])"),
+        chunk(R"([{"index":0,"delta":{"content":"\"finish_reason\": null"},"finish_reason":null}])"),
+        std::string("data: {\"error\":{\"message\":\"x\"}}\n\n"),
+        std::string("data: {\"content\":\"an \\\"error\\\" in text\"}\n\n")}) {
+    StreamAssembler full, following(false);
+    full.feed(stream);
+    following.feed(stream);
+    EXPECT_EQ(following.sawDone(), full.sawDone()) << stream;
+    EXPECT_EQ(following.sawFinish(), full.sawFinish()) << stream;
+    EXPECT_EQ(following.sawError(), full.sawError()) << stream;
+  }
+}
+
 TEST(StreamAssembler, CrLfLines) {
   std::string crlf;
   for (char c : kStream) {
