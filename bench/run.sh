@@ -18,7 +18,11 @@
 #      realistic GenAI spans (bench/otlp_gen.h) for OTLP_DURATION seconds: spans/s acknowledged
 #      (durable in the span log), then, with the load stopped, the rate at which the backlog is
 #      stored as runs (materialized, queryable) over OTLP_DRAIN seconds.
-#   5. Micro benchmarks: runs the Google Benchmark binary (pharos_bench).
+#   5. Gateway: bench/gateway/run.sh — wrk -> the peer harness's mock OpenAI upstream directly,
+#      through Portkey's open-source gateway and through Pharos (gateway.record_runs on and off),
+#      side by side in one run: requests/s at 64 connections, added p50/p99 at 1 connection,
+#      added time to first byte of streams, RSS and CPU per request (details: bench/README.md).
+#   6. Micro benchmarks: runs the Google Benchmark binary (pharos_bench).
 #
 # Environment (all optional):
 #   BUILD_DIR=build/release   where pharos and pharos_bench are
@@ -28,6 +32,8 @@
 #   MICRO=1                   0 skips the Google Benchmark run
 #   BENCH_ARGS=...            extra arguments for pharos_bench (e.g. --benchmark_filter=Router)
 #   INGEST=1 QUERY=1 OTLP=1   0 skips the runs API ingest / query / OTLP benchmarks
+#   GATEWAY=1                 0 skips the gateway benchmark (its GW_* settings: bench/gateway/run.sh;
+#                             needs node, and ../shared/bench/peer/setup.sh for wrk and Portkey)
 #   OTLP_DURATION=10          seconds of OTLP load (plus 1 s warm-up), and of the ceiling
 #   OTLP_DRAIN=20             seconds the materialization rate is measured over after the load
 #   INGEST_DURATION=10        seconds of load per endpoint (plus 1 s warm-up), and of the ceiling
@@ -50,6 +56,7 @@ BENCH_ARGS=${BENCH_ARGS:-}
 INGEST=${INGEST:-1}
 QUERY=${QUERY:-1}
 OTLP=${OTLP:-1}
+GATEWAY=${GATEWAY:-1}
 OTLP_DURATION=${OTLP_DURATION:-10}
 OTLP_DRAIN=${OTLP_DRAIN:-20}
 INGEST_DURATION=${INGEST_DURATION:-10}
@@ -451,6 +458,12 @@ if [ "$OTLP" != 0 ]; then
   echo "== OTLP summary =="
   printf '%-34s %12s %8s %8s %8s\n' "path" "spans/s" "p50 ms" "p95 ms" "of disk"
   printf '%s\n' "${otlp_summary[@]}"
+  echo
+fi
+
+if [ "$GATEWAY" != 0 ]; then
+  # Its own script, so that it can also run alone; it starts and stops its own processes.
+  BUILD_DIR="$BUILD_DIR" bash bench/gateway/run.sh || runs_failed=1
   echo
 fi
 
