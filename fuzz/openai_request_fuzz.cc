@@ -36,7 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto range = pharos::gateway::findTopLevelValue(text, "model");
     check(range.has_value() == object.contains("model"));
     if (range) {
-      const auto located = boost::json::parse(text.substr(range->first, range->second - range->first), ec);
+      const auto located =
+          boost::json::parse(text.substr(range->first, range->second - range->first), ec);
       check(!ec && located == object.at("model"));
     }
     const std::string replaced = pharos::gateway::withModel(text, "fuzz-model");

@@ -97,14 +97,13 @@ void printBanner(const core::Settings& settings, const core::ListenAddress& boun
       "  API keys:        {}; create one with `pharos keys create --workspace NAME`\n"
       "  Operations:      {}/healthz  {}/readyz  {}/metrics\n",
       kVersion, base, settings.data.dir.string(), base, base,
-      gateway.empty() ? std::string("no providers configured: see pharos.example.toml")
-                      : fmt::format("{} model{}, {} provider{}", gateway.models().size(),
-                                    gateway.models().size() == 1 ? "" : "s",
-                                    gateway.providers().size(),
-                                    gateway.providers().size() == 1 ? "" : "s"),
-      base,
-      grpc_bound ? "; gRPC on " + publicBaseUrl(*grpc_bound) : std::string(), auth_line, base, base,
-      base);
+      gateway.empty()
+          ? std::string("no providers configured: see pharos.example.toml")
+          : fmt::format("{} model{}, {} provider{}", gateway.models().size(),
+                        gateway.models().size() == 1 ? "" : "s", gateway.providers().size(),
+                        gateway.providers().size() == 1 ? "" : "s"),
+      base, grpc_bound ? "; gRPC on " + publicBaseUrl(*grpc_bound) : std::string(), auth_line, base,
+      base, base);
   std::fflush(stdout);
 }
 
@@ -178,10 +177,9 @@ int serveCommand(const CommonOptions& options) {
   if (!settings.gateway.otlp_endpoint.empty()) {
     try {
       span_exporter = std::make_unique<tracing::OtlpSpanExporter>(
-          tracing::OtlpExporterOptions{
-              .endpoint = settings.gateway.otlp_endpoint,
-              .resource = {{"service.name", std::string("pharos-gateway")},
-                           {"service.version", std::string(kVersion)}}},
+          tracing::OtlpExporterOptions{.endpoint = settings.gateway.otlp_endpoint,
+                                       .resource = {{"service.name", std::string("pharos-gateway")},
+                                                    {"service.version", std::string(kVersion)}}},
           metrics);
     } catch (const std::invalid_argument& e) {
       throw core::SettingsError("gateway.otlp_endpoint", "configuration", e.what());

@@ -62,8 +62,8 @@ tracing::RunFields runForCall(const gateway::CallRecord& call) {
   if (call.ttft_seconds) figures["ttft_ms"] = *call.ttft_seconds * 1000;
   json::array attempts;
   for (const gateway::AttemptRecord& attempt : call.attempt_log) {
-    json::object a{{"target", attempt.target}, {"status", attempt.status},
-                   {"seconds", attempt.seconds}};
+    json::object a{
+        {"target", attempt.target}, {"status", attempt.status}, {"seconds", attempt.seconds}};
     if (attempt.error) {
       a["error_class"] = gateway::errorClassName(*attempt.error);
       a["message"] = attempt.message;
@@ -89,7 +89,8 @@ void GatewayRunSink::record(std::shared_ptr<const gateway::CallRecord> call) {
   const std::string workspace = call->workspace_id;
   // The record is shared with the other sinks; what it holds is mostly the two bodies.
   const std::size_t bytes = call->request_body.size() + call->response_body.size() + 2048;
-  recorder_.submit(workspace, [call = std::move(call)]() { return runForCall(*call); }, bytes);
+  recorder_.submit(
+      workspace, [call = std::move(call)]() { return runForCall(*call); }, bytes);
 }
 
 tracing::ExportSpan spanForCall(const gateway::CallRecord& call) {
@@ -124,9 +125,11 @@ tracing::ExportSpan spanForCall(const gateway::CallRecord& call) {
   if (!ec && response.is_object()) {
     if (const json::value* usage = response.get_object().if_contains("usage");
         usage != nullptr && usage->is_object()) {
-      for (const auto& [from, to] : {std::pair{"prompt_tokens", "gen_ai.usage.input_tokens"},
-                                     std::pair{"completion_tokens", "gen_ai.usage.output_tokens"}}) {
-        if (const json::value* n = usage->get_object().if_contains(from); n != nullptr && n->is_int64()) {
+      for (const auto& [from, to] :
+           {std::pair{"prompt_tokens", "gen_ai.usage.input_tokens"},
+            std::pair{"completion_tokens", "gen_ai.usage.output_tokens"}}) {
+        if (const json::value* n = usage->get_object().if_contains(from);
+            n != nullptr && n->is_int64()) {
           a.emplace_back(to, n->get_int64());
         }
       }

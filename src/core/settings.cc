@@ -21,8 +21,8 @@
 #include "core/dotenv.h"
 #include "core/json_text.h"
 #include "core/names.h"
-#include "core/toml_tree.h"
 #include "core/result.h"
+#include "core/toml_tree.h"
 
 namespace pharos::core {
 namespace {

@@ -3,9 +3,10 @@
 // cannot describe. The owner validates it and reports errors against `file` and the node's line.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <memory>
 #include <string>
-#include <toml++/toml.h>
 
 namespace pharos::core {
 

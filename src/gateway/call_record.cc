@@ -102,12 +102,14 @@ TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::
     link.run_id = uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count();
-    const auto seconds = std::chrono::system_clock::time_point(std::chrono::seconds(micros / 1'000'000));
+    const auto seconds =
+        std::chrono::system_clock::time_point(std::chrono::seconds(micros / 1'000'000));
     link.dotted_order = fmt::format("{}.{:%Y%m%dT%H%M%S}{:06d}Z{}", *dotted, seconds,
                                     micros % 1'000'000, link.run_id);
     return link;
   }
-  if (auto header = request.header("traceparent"); header && parseTraceparent(*header, trace, parent)) {
+  if (auto header = request.header("traceparent");
+      header && parseTraceparent(*header, trace, parent)) {
     link.trace_hex = trace;
     link.parent_span_hex = parent;
     link.parent_run_id = uuidFromHex(trace.substr(0, 16) + parent);

@@ -32,9 +32,9 @@ struct CallRecord {
   std::string workspace_id;
   std::string project;
   TraceLink link;
-  std::string endpoint;        // "chat.completions", "embeddings"
-  std::string model;           // as requested
-  std::string target;          // "provider/model" that answered, or the last one tried
+  std::string endpoint;  // "chat.completions", "embeddings"
+  std::string model;     // as requested
+  std::string target;    // "provider/model" that answered, or the last one tried
   std::string provider;
   std::string upstream_model;
   unsigned attempts = 0;
@@ -47,7 +47,7 @@ struct CallRecord {
   double overhead_ms = 0;
   unsigned status = 0;  // what the client was answered
   std::optional<std::string> error;
-  std::string error_class;  // "" on success
+  std::string error_class;    // "" on success
   std::string request_body;   // JSON text as the client sent it
   std::string response_body;  // JSON text: the answer, the assembled stream, or the error
   std::vector<AttemptRecord> attempt_log;

@@ -83,9 +83,8 @@ struct ModelRoute {
   std::chrono::milliseconds first_token_timeout{30'000};
   ErrorClassSet retry_on{ErrorClass::kRateLimit, ErrorClass::kServerError, ErrorClass::kTimeout,
                          ErrorClass::kConnection};
-  ErrorClassSet fallback_on{ErrorClass::kRateLimit, ErrorClass::kServerError,
-                            ErrorClass::kTimeout, ErrorClass::kConnection,
-                            ErrorClass::kMalformed};
+  ErrorClassSet fallback_on{ErrorClass::kRateLimit, ErrorClass::kServerError, ErrorClass::kTimeout,
+                            ErrorClass::kConnection, ErrorClass::kMalformed};
   std::optional<std::string> static_response;
 };
 

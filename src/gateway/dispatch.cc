@@ -29,8 +29,7 @@ std::optional<double> parseDecimal(std::string_view text) {
   while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
   double value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) ||
-      value < 0) {
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) || value < 0) {
     return std::nullopt;
   }
   return value;
@@ -39,7 +38,7 @@ std::optional<double> parseDecimal(std::string_view text) {
 UpstreamFailure failureFrom(const core::Error& error) {
   UpstreamFailure failure;
   failure.message = error.message;
-  failure.error_class = error.code == core::ErrorCode::kTimeout ? ErrorClass::kTimeout
+  failure.error_class = error.code == core::ErrorCode::kTimeout    ? ErrorClass::kTimeout
                         : error.code == core::ErrorCode::kTooLarge ? ErrorClass::kMalformed
                                                                    : ErrorClass::kConnection;
   return failure;
@@ -144,8 +143,8 @@ asio::awaitable<DispatchResult> Dispatcher::dispatch(const CallPlan& plan, std::
       Attempt attempt;
       attempt.exchange = std::make_unique<http::ClientExchange>(*target.provider->pool);
       control.attach(attempt.exchange.get());
-      auto head = co_await attempt.exchange->begin(target.provider->origin, request,
-                                                   first_byte_deadline);
+      auto head =
+          co_await attempt.exchange->begin(target.provider->origin, request, first_byte_deadline);
       if (!head) {
         attempt.cancelled = head.error().code == core::ErrorCode::kCancelled;
         attempt.failure = failureFrom(head.error());
@@ -183,16 +182,17 @@ asio::awaitable<DispatchResult> Dispatcher::dispatch(const CallPlan& plan, std::
                   ? fmt::format("{} ended the stream before sending any data", target.label)
                   : fmt::format("{} answered a stream request with {} instead of an event stream",
                                 target.label,
-                                content_type == head->headers.end() ? std::string("no content type")
-                                                                    : std::string(content_type->value()));
+                                content_type == head->headers.end()
+                                    ? std::string("no content type")
+                                    : std::string(content_type->value()));
           attempt.failure = std::move(failure);
         } else {
           attempt.head = std::move(head).value();
           attempt.body = std::string(*first);
         }
       } else {
-        auto whole = co_await attempt.exchange->readAll(attempt_deadline,
-                                                        limits_.max_response_bytes);
+        auto whole =
+            co_await attempt.exchange->readAll(attempt_deadline, limits_.max_response_bytes);
         if (!whole) {
           attempt.cancelled = whole.error().code == core::ErrorCode::kCancelled;
           attempt.failure = failureFrom(whole.error());

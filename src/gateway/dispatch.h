@@ -100,8 +100,8 @@ class Dispatcher {
 };
 
 // Retry-After as a delay: `retry-after-ms` (OpenAI), `retry-after` in seconds or an HTTP date.
-std::optional<std::chrono::microseconds> parseRetryAfter(
-    const boost::beast::http::fields& headers, std::chrono::system_clock::time_point now);
+std::optional<std::chrono::microseconds> parseRetryAfter(const boost::beast::http::fields& headers,
+                                                         std::chrono::system_clock::time_point now);
 
 // The class of an upstream HTTP status that is not a success.
 ErrorClass classifyStatus(unsigned status);

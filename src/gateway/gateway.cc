@@ -31,7 +31,9 @@ double millisecondsOf(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
-std::string formatMs(double ms) { return fmt::format("{:.3f}", std::max(ms, 0.0)); }
+std::string formatMs(double ms) {
+  return fmt::format("{:.3f}", std::max(ms, 0.0));
+}
 
 // x-pharos-* overrides of the route's policy. Errors name the header.
 core::Status applyOverrides(const http::Request& request, CallPlan& plan) {
@@ -56,10 +58,10 @@ core::Status applyOverrides(const http::Request& request, CallPlan& plan) {
     std::string_view header;
     std::chrono::milliseconds* field;
   };
-  for (const MsOverride& o : {MsOverride{"x-pharos-attempt-timeout-ms", &route.attempt_timeout},
-                              MsOverride{"x-pharos-total-timeout-ms", &route.total_timeout},
-                              MsOverride{"x-pharos-first-token-timeout-ms",
-                                         &route.first_token_timeout}}) {
+  for (const MsOverride& o :
+       {MsOverride{"x-pharos-attempt-timeout-ms", &route.attempt_timeout},
+        MsOverride{"x-pharos-total-timeout-ms", &route.total_timeout},
+        MsOverride{"x-pharos-first-token-timeout-ms", &route.first_token_timeout}}) {
     auto ms = number(o.header, 1, kDay);
     if (!ms) return ms.error();
     if (*ms) *o.field = std::chrono::milliseconds(**ms);
@@ -70,7 +72,8 @@ core::Status applyOverrides(const http::Request& request, CallPlan& plan) {
   auto max_wait = number("x-pharos-retry-max-wait-ms", 0, kDay);
   if (!max_wait) return max_wait.error();
   if (*max_wait) route.retry.max_wait_s = static_cast<double>(**max_wait) / 1000;
-  if (route.retry.max_wait_s < route.retry.min_wait_s) route.retry.max_wait_s = route.retry.min_wait_s;
+  if (route.retry.max_wait_s < route.retry.min_wait_s)
+    route.retry.max_wait_s = route.retry.min_wait_s;
   if (auto fallback = request.header("x-pharos-fallback")) {
     if (*fallback == "off" || *fallback == "false" || *fallback == "0") {
       plan.fallback = false;
@@ -103,16 +106,15 @@ std::string projectFor(const http::Request& request, const std::string& default_
 }
 
 std::string errorEvent(std::string_view message, std::string_view code) {
-  json::object error{{"message", message}, {"type", "upstream_error"}, {"param", nullptr},
-                     {"code", code}};
+  json::object error{
+      {"message", message}, {"type", "upstream_error"}, {"param", nullptr}, {"code", code}};
   return http::formatSseEvent(json::serialize(json::object{{"error", std::move(error)}}));
 }
 
 }  // namespace
 
 struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
-  Impl(GatewayConfig c, GatewayOptions o, http::MetricsRegistry& metrics,
-       std::vector<CallSink*> s)
+  Impl(GatewayConfig c, GatewayOptions o, http::MetricsRegistry& metrics, std::vector<CallSink*> s)
       : config(std::move(c)),
         options(std::move(o)),
         dispatcher(options.limits),
@@ -160,9 +162,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
 
   void finish(CallRecord&& record, const DispatchResult& result, std::string_view outcome) {
     for (const AttemptRecord& attempt : result.log) {
-      attempts
-          .with({attempt.target, attempt.error ? errorClassName(*attempt.error) : "ok"})
-          .inc();
+      attempts.with({attempt.target, attempt.error ? errorClassName(*attempt.error) : "ok"}).inc();
       upstream_latency.with({attempt.target}).observe(attempt.seconds);
     }
     if (result.fallbacks > 0) fallbacks.with({record.model}).inc(result.fallbacks);
@@ -323,8 +323,8 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
   if (const auto& watch = request.disconnectWatch()) {
     watch->onGone([control] { control->cancel(); });
   }
-  DispatchResult result = co_await dispatcher.dispatch(plan, endpointPath(endpoint), body,
-                                                       stream, started, *control);
+  DispatchResult result =
+      co_await dispatcher.dispatch(plan, endpointPath(endpoint), body, stream, started, *control);
 
   record.attempts = result.attempts;
   record.fallbacks = result.fallbacks;
@@ -353,9 +353,9 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
     response.head_with_first_write = true;  // the first bytes are in hand
     record.status = result.head.status;
     decorate(response);
-    auto relay = std::make_shared<StreamRelay>(shared_from_this(), control, std::move(result),
-                                               std::move(record), started,
-                                               plan.route.attempt_timeout);
+    auto relay =
+        std::make_shared<StreamRelay>(shared_from_this(), control, std::move(result),
+                                      std::move(record), started, plan.route.attempt_timeout);
     response.stream = [relay](http::StreamWriter& out) { return relay->run(out); };
     co_return response;
   }
@@ -388,8 +388,8 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
         "{} attempt{} across {} target{}", result.attempts, result.attempts == 1 ? "" : "s",
         result.fallbacks + 1, result.fallbacks == 0 ? "" : "s");
     record.error_class = result.deadline_exceeded ? "deadline_exceeded"
-                         : failure != nullptr     ? std::string(errorClassName(failure->error_class))
-                                                  : "deadline_exceeded";
+                         : failure != nullptr ? std::string(errorClassName(failure->error_class))
+                                              : "deadline_exceeded";
     record.error = fmt::format("{} ({})",
                                result.deadline_exceeded || failure == nullptr
                                    ? fmt::format("no answer within the total timeout of {} ms",
@@ -400,8 +400,8 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
       response = staticAnswer(record.model, *plan.route.static_response, stream);
       response.header("x-pharos-static-response", "true");
       record.static_response = true;
-      record.response_body = json::serialize(json::object{
-          {"static_response", *plan.route.static_response}, {"cause", *record.error}});
+      record.response_body = json::serialize(
+          json::object{{"static_response", *plan.route.static_response}, {"cause", *record.error}});
       outcome = "static";
     } else if (result.deadline_exceeded || failure == nullptr) {
       response = openAiError(504, "timeout", *record.error, "deadline_exceeded");
@@ -420,9 +420,10 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
     } else if (failure->error_class == ErrorClass::kTimeout) {
       response = openAiError(504, "timeout", *record.error, "upstream_timeout");
     } else {
-      response = openAiError(502, "upstream_error", *record.error,
-                             failure->error_class == ErrorClass::kMalformed ? "upstream_malformed"
-                                                                            : "upstream_unavailable");
+      response =
+          openAiError(502, "upstream_error", *record.error,
+                      failure->error_class == ErrorClass::kMalformed ? "upstream_malformed"
+                                                                     : "upstream_unavailable");
     }
   }
   decorate(response);
@@ -442,24 +443,24 @@ http::Response Gateway::Impl::staticAnswer(const std::string& model, const std::
   if (!stream) {
     json::object message{{"role", "assistant"}, {"content", text}};
     json::object choice{{"index", 0}, {"message", std::move(message)}, {"finish_reason", "stop"}};
-    json::object body{{"id", id},
-                      {"object", "chat.completion"},
-                      {"created", created},
-                      {"model", model},
-                      {"choices", json::array{std::move(choice)}},
-                      {"usage", json::object{{"prompt_tokens", 0},
-                                             {"completion_tokens", 0},
-                                             {"total_tokens", 0}}}};
+    json::object body{
+        {"id", id},
+        {"object", "chat.completion"},
+        {"created", created},
+        {"model", model},
+        {"choices", json::array{std::move(choice)}},
+        {"usage",
+         json::object{{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}}}};
     return http::Response::json(200, json::serialize(body));
   }
   const auto chunk = [&](json::object delta, json::value finish) {
     json::object choice{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", finish}};
-    return http::formatSseEvent(json::serialize(json::object{
-        {"id", id},
-        {"object", "chat.completion.chunk"},
-        {"created", created},
-        {"model", model},
-        {"choices", json::array{std::move(choice)}}}));
+    return http::formatSseEvent(
+        json::serialize(json::object{{"id", id},
+                                     {"object", "chat.completion.chunk"},
+                                     {"created", created},
+                                     {"model", model},
+                                     {"choices", json::array{std::move(choice)}}}));
   };
   std::string events = chunk(json::object{{"role", "assistant"}, {"content", text}}, nullptr) +
                        chunk(json::object{}, "stop") + http::formatSseEvent("[DONE]");
@@ -472,8 +473,8 @@ http::Response Gateway::Impl::staticAnswer(const std::string& model, const std::
 http::Response Gateway::Impl::models() const {
   json::array data;
   for (const auto& [name, route] : config.models()) {
-    data.push_back(json::object{
-        {"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "pharos"}});
+    data.push_back(
+        json::object{{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "pharos"}});
   }
   return http::Response::json(
       200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
@@ -486,7 +487,9 @@ Gateway::Gateway(GatewayConfig config, GatewayOptions options, http::MetricsRegi
 
 Gateway::~Gateway() = default;
 
-const GatewayConfig& Gateway::config() const { return impl_->config; }
+const GatewayConfig& Gateway::config() const {
+  return impl_->config;
+}
 
 void Gateway::shutdown() {
   for (const auto& [name, provider] : impl_->config.providers()) provider->pool->clear();

@@ -48,8 +48,8 @@ std::size_t skipValue(std::string_view s, std::size_t i) {
     }
     return i;
   }
-  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' &&
-         s[i] != '\n' && s[i] != '\r' && s[i] != '\t') {
+  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' &&
+         s[i] != '\r' && s[i] != '\t') {
     ++i;
   }
   return i;
@@ -138,8 +138,7 @@ std::optional<std::pair<std::size_t, std::size_t>> findTopLevelValue(std::string
   }
 }
 
-std::string withMember(std::string_view object, std::string_view key,
-                       std::string_view value_json) {
+std::string withMember(std::string_view object, std::string_view key, std::string_view value_json) {
   std::string out;
   if (auto range = findTopLevelValue(object, key)) {
     out.reserve(object.size() + value_json.size());

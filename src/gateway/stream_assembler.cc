@@ -97,7 +97,8 @@ void StreamAssembler::onEvent(std::string_view data) {
   if (id_.empty()) id_ = std::string(stringAt(chunk, "id"));
   if (model_.empty()) model_ = std::string(stringAt(chunk, "model"));
   if (!created_) created_ = integerAt(chunk, "created");
-  if (const json::value* usage = chunk.if_contains("usage"); usage != nullptr && usage->is_object()) {
+  if (const json::value* usage = chunk.if_contains("usage");
+      usage != nullptr && usage->is_object()) {
     usage_ = usage->get_object();
   }
   const json::value* choices = chunk.if_contains("choices");
@@ -128,7 +129,8 @@ void StreamAssembler::onEvent(std::string_view data) {
         ToolCall& tool = choice.tool_calls[integerAt(call, "index").value_or(0)];
         if (auto id = stringAt(call, "id"); !id.empty()) tool.id = std::string(id);
         if (auto type = stringAt(call, "type"); !type.empty()) tool.type = std::string(type);
-        if (const json::value* fn = call.if_contains("function"); fn != nullptr && fn->is_object()) {
+        if (const json::value* fn = call.if_contains("function");
+            fn != nullptr && fn->is_object()) {
           if (auto name = stringAt(fn->get_object(), "name"); !name.empty()) {
             tool.name.append(name);
           }

@@ -4,8 +4,6 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
-#include <cerrno>
-
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -24,6 +22,7 @@
 #include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/parse.hpp>
+#include <cerrno>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -109,8 +108,8 @@ using PoolKey = std::pair<std::string, const void*>;  // origin, I/O context
 // from one the peer acted on, and a POST must not be sent twice.
 bool stillOpen(Connection& connection) {
   char byte = 0;
-  const ssize_t n = ::recv(connection.lowest().socket().native_handle(), &byte, 1,
-                           MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n =
+      ::recv(connection.lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -172,8 +171,12 @@ void ClientPool::clear() {
   impl_->idle.clear();
 }
 
-std::uint64_t ClientPool::opened() const { return impl_->opened.load(); }
-std::uint64_t ClientPool::reused() const { return impl_->reused.load(); }
+std::uint64_t ClientPool::opened() const {
+  return impl_->opened.load();
+}
+std::uint64_t ClientPool::reused() const {
+  return impl_->reused.load();
+}
 
 // ---- exchange ------------------------------------------------------------------------------
 
@@ -216,12 +219,12 @@ struct ClientExchange::State {
     drop();
   }
 
-  asio::awaitable<core::Result<std::unique_ptr<Connection>>> connect(
-      const Origin& origin, Clock::time_point deadline) {
+  asio::awaitable<core::Result<std::unique_ptr<Connection>>> connect(const Origin& origin,
+                                                                     Clock::time_point deadline) {
     auto executor = co_await asio::this_coro::executor;
     tcp::resolver resolver(executor);
-    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(origin.host, origin.port,
-                                                                   kNoThrow);
+    auto [resolve_ec, endpoints] =
+        co_await resolver.async_resolve(origin.host, origin.port, kNoThrow);
     if (cancelled) co_return core::Error{core::ErrorCode::kCancelled, "the request was cancelled"};
     if (resolve_ec) {
       co_return core::Error::unavailable(
@@ -265,8 +268,7 @@ struct ClientExchange::State {
     auto [write_ec, written] = co_await bhttp::async_write(stream, message, kNoThrow);
     if (write_ec) co_return std::pair{write_ec, true};
     parser.emplace();
-    parser->header_limit(
-        static_cast<std::uint32_t>(pool.options().max_response_head_bytes));
+    parser->header_limit(static_cast<std::uint32_t>(pool.options().max_response_head_bytes));
     parser->body_limit(boost::none);  // readAll enforces its own limit
     auto [read_ec, read] =
         co_await bhttp::async_read_header(stream, connection->buffer, *parser, kNoThrow);
@@ -282,9 +284,13 @@ struct ClientExchange::State {
 
 ClientExchange::ClientExchange(ClientPool& pool) : state_(std::make_unique<State>(pool)) {}
 
-ClientExchange::~ClientExchange() { state_->drop(); }
+ClientExchange::~ClientExchange() {
+  state_->drop();
+}
 
-bool ClientExchange::complete() const { return state_->complete; }
+bool ClientExchange::complete() const {
+  return state_->complete;
+}
 
 void ClientExchange::cancel() {
   state_->cancelled = true;
@@ -311,7 +317,8 @@ asio::awaitable<core::Result<ClientResponseHead>> ClientExchange::begin(
   // A second round only when a pooled connection turned out to be closed by the peer before it
   // got the whole request.
   for (int round = 0; round < 2; ++round) {
-    if (s.cancelled) co_return core::Error{core::ErrorCode::kCancelled, "the request was cancelled"};
+    if (s.cancelled)
+      co_return core::Error{core::ErrorCode::kCancelled, "the request was cancelled"};
     s.connection = s.pool.impl_->lease(s.key, s.pool.options().max_idle_time);
     const bool reused = s.connection != nullptr;
     if (!reused) {
@@ -324,9 +331,9 @@ asio::awaitable<core::Result<ClientResponseHead>> ClientExchange::begin(
     }
     s.connection->buffer.clear();
     s.connection->lowest().expires_at(deadline);
-    const auto [ec, while_writing] =
-        s.connection->tls ? co_await s.exchangeHead(*s.connection->tls, message)
-                          : co_await s.exchangeHead(*s.connection->tcp, message);
+    const auto [ec, while_writing] = s.connection->tls
+                                         ? co_await s.exchangeHead(*s.connection->tls, message)
+                                         : co_await s.exchangeHead(*s.connection->tcp, message);
     if (!ec) {
       ClientResponseHead head;
       const auto& response = s.parser->get();

@@ -29,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 struct Origin {
   bool tls = false;
   std::string host;
-  std::string port;  // always set: "80"/"443" when the URL names none
+  std::string port;       // always set: "80"/"443" when the URL names none
   std::string base_path;  // "/v1" of "https://api.openai.com/v1", without a trailing slash
 
   // "https://api.openai.com:443": the pool key.

@@ -3,8 +3,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include <cerrno>
-
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -28,6 +26,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/url/pct_string_view.hpp>
+#include <cerrno>
 #include <chrono>
 #include <list>
 #include <random>

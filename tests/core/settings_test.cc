@@ -288,7 +288,8 @@ TEST_F(SettingsTest, GatewayTablesAreKeptWithTheirLinesForTheGateway) {
   EXPECT_EQ(settings.gateway.project, "calls");
   ASSERT_TRUE(settings.gateway.providers);
   ASSERT_TRUE(settings.gateway.models);
-  const toml::node* base_url = settings.gateway.providers->table->at_path("primary.base_url").node();
+  const toml::node* base_url =
+      settings.gateway.providers->table->at_path("primary.base_url").node();
   ASSERT_NE(base_url, nullptr);
   EXPECT_EQ(base_url->source().begin.line, 5u);
   EXPECT_THAT(settings.gateway.providers->file, EndsWith("pharos.toml"));

@@ -14,7 +14,8 @@ http::Request requestWith(std::vector<std::pair<std::string, std::string>> heade
   return request;
 }
 
-const auto kStart = std::chrono::system_clock::from_time_t(1700000000) + std::chrono::microseconds(42);
+const auto kStart =
+    std::chrono::system_clock::from_time_t(1700000000) + std::chrono::microseconds(42);
 
 TEST(TraceLink, W3cTraceparent) {
   const auto link = traceLinkFor(

@@ -95,7 +95,8 @@ TEST(GatewayConfig, TheShippedExampleFileLoadsAsWritten) {
 
 TEST(GatewayConfig, SeedBackoffIsTenacityWaitExponential) {
   // wait_exponential(multiplier=1, min=4, max=60): 1, 2, 4, 8, ... clamped to [4, 60].
-  RetryPolicy seed{.attempts = 3, .multiplier = 1, .min_wait_s = 4, .max_wait_s = 60, .jitter_s = 0};
+  RetryPolicy seed{
+      .attempts = 3, .multiplier = 1, .min_wait_s = 4, .max_wait_s = 60, .jitter_s = 0};
   const std::int64_t expected[] = {4, 4, 4, 8, 16, 32, 60, 60};
   for (unsigned n = 1; n <= 8; ++n) {
     EXPECT_EQ(seed.waitBeforeRetry(n, 0.5), std::chrono::seconds(expected[n - 1])) << "retry " << n;

@@ -7,8 +7,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::optional<std::chrono::microseconds> retryAfter(std::string_view name, std::string_view value,
-                                                    std::chrono::system_clock::time_point now = {}) {
+std::optional<std::chrono::microseconds> retryAfter(
+    std::string_view name, std::string_view value, std::chrono::system_clock::time_point now = {}) {
   boost::beast::http::fields headers;
   headers.insert(name, value);
   return parseRetryAfter(headers, now);

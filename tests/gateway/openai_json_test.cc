@@ -56,8 +56,8 @@ TEST(OpenAiJson, IsJsonChecksTheWholeText) {
 }
 
 TEST(OpenAiJson, ErrorShape) {
-  const auto response = openAiError(404, "invalid_request_error", "no such model", "model_not_found",
-                                    "model");
+  const auto response =
+      openAiError(404, "invalid_request_error", "no such model", "model_not_found", "model");
   EXPECT_EQ(response.status, 404u);
   const auto body = boost::json::parse(response.body);
   EXPECT_EQ(body.at("error").at("message").as_string(), "no such model");

@@ -10,8 +10,9 @@ namespace {
 namespace json = boost::json;
 
 std::string chunk(std::string_view choices, std::string_view extra = "") {
-  return std::string("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":7,"
-                     "\"model\":\"m\",\"choices\":") +
+  return std::string(
+             "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":7,"
+             "\"model\":\"m\",\"choices\":") +
          std::string(choices) + std::string(extra) + "}\n\n";
 }
 
@@ -56,7 +57,8 @@ TEST(StreamAssembler, AnySplitGivesTheSameResult) {
 TEST(StreamAssembler, FollowingOnlySeesTheSameState) {
   for (const std::string& stream :
        {kStream, chunk(R"([{"index":0,"delta":{"content":"x"},"finish_reason" : "length"}])"),
-        chunk(R"([{"index":0,"delta":{"content":"\"finish_reason\": null"},"finish_reason":null}])"),
+        chunk(
+            R"([{"index":0,"delta":{"content":"\"finish_reason\": null"},"finish_reason":null}])"),
         std::string("data: {\"error\":{\"message\":\"x\"}}\n\n"),
         std::string("data: {\"content\":\"an \\\"error\\\" in text\"}\n\n")}) {
     StreamAssembler full, following(false);
@@ -71,8 +73,10 @@ TEST(StreamAssembler, FollowingOnlySeesTheSameState) {
 TEST(StreamAssembler, CrLfLines) {
   std::string crlf;
   for (char c : kStream) {
-    if (c == '\n') crlf += "\r\n";
-    else crlf.push_back(c);
+    if (c == '\n')
+      crlf += "\r\n";
+    else
+      crlf.push_back(c);
   }
   StreamAssembler a;
   a.feed(crlf);
@@ -96,8 +100,10 @@ TEST(StreamAssembler, ToolCallsAndSeveralChoices) {
   a.feed(chunk(R"([{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function",)"
                R"("function":{"name":"get_weather","arguments":""}}]}},)"
                R"({"index":1,"delta":{"content":"B"}}])"));
-  a.feed(chunk(R"([{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\""}}]}}])"));
-  a.feed(chunk(R"([{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":\"Oslo\"}"}}]},"finish_reason":"tool_calls"}])"));
+  a.feed(chunk(
+      R"([{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\""}}]}}])"));
+  a.feed(chunk(
+      R"([{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":\"Oslo\"}"}}]},"finish_reason":"tool_calls"}])"));
   const json::object out = a.assembled();
   const auto& call = out.at("choices").at(0).at("message").at("tool_calls").at(0);
   EXPECT_EQ(call.at("id").as_string(), "call_1");

@@ -112,7 +112,9 @@ TEST_F(ClientTest, PostsAndReusesTheConnection) {
     std::string out;
     for (int i = 0; i < 3; ++i) {
       ClientExchange exchange(pool_);
-      ClientRequest request{Verb::post, "/echo", {{"content-type", "application/json"}},
+      ClientRequest request{Verb::post,
+                            "/echo",
+                            {{"content-type", "application/json"}},
                             R"({"n":)" + std::to_string(i) + "}"};
       auto head = co_await exchange.begin(origin_, request, Clock::now() + 5s);
       if (!head) co_return "begin failed: " + head.error().message;
@@ -130,8 +132,8 @@ TEST_F(ClientTest, PostsAndReusesTheConnection) {
 }
 
 TEST_F(ClientTest, ReadsAStreamPieceByPiece) {
-  const auto pieces = run<std::vector<std::string>>(
-      [&]() -> asio::awaitable<std::vector<std::string>> {
+  const auto pieces =
+      run<std::vector<std::string>>([&]() -> asio::awaitable<std::vector<std::string>> {
         std::vector<std::string> out;
         ClientExchange exchange(pool_);
         const ClientRequest request{Verb::get, "/stream", {}, ""};

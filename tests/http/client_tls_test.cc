@@ -60,20 +60,23 @@ KeyAndCert selfSigned(const std::string& common_name, const std::string& san) {
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509_set_issuer_name(cert, name);
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : {std::pair{NID_subject_alt_name, san},
-                                   std::pair{NID_basic_constraints, std::string("critical,CA:TRUE")}}) {
+  for (const auto& [nid, value] :
+       {std::pair{NID_subject_alt_name, san},
+        std::pair{NID_basic_constraints, std::string("critical,CA:TRUE")}}) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
     X509_add_ext(cert, ext, -1);
     X509_EXTENSION_free(ext);
   }
   X509_sign(cert, key, EVP_sha256());
-  KeyAndCert out{pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); }),
-                 pem([&](BIO* b) { PEM_write_bio_X509(b, cert); })};
+  KeyAndCert out{
+      pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); }),
+      pem([&](BIO* b) { PEM_write_bio_X509(b, cert); })};
   X509_free(cert);
   EVP_PKEY_free(key);
   return out;
@@ -82,7 +85,8 @@ KeyAndCert selfSigned(const std::string& common_name, const std::string& san) {
 // A TLS server answering every request on its connections with a small JSON body.
 class TlsServer {
  public:
-  explicit TlsServer(const KeyAndCert& identity) : acceptor_(io_, {asio::ip::address_v4::loopback(), 0}) {
+  explicit TlsServer(const KeyAndCert& identity)
+      : acceptor_(io_, {asio::ip::address_v4::loopback(), 0}) {
     ssl_.use_certificate_chain(asio::buffer(identity.cert_pem));
     ssl_.use_private_key(asio::buffer(identity.key_pem), asio::ssl::context::pem);
     asio::co_spawn(io_, acceptLoop(), asio::detached);
@@ -116,7 +120,8 @@ class TlsServer {
       request.append(buffer, n);
     }
     const std::string response =
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"tls\":true}";
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+        "12\r\n\r\n{\"tls\":true}";
     co_await asio::async_write(stream, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
   }
 

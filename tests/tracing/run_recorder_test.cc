@@ -78,7 +78,8 @@ TEST_F(RunRecorderTest, StoresEverythingSubmittedFromManyThreads) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {
         const int n = t * 1000 + i;
-        recorder.submit(std::string(kWorkspace), [n] { return llmRun(n); }, 100);
+        recorder.submit(
+            std::string(kWorkspace), [n] { return llmRun(n); }, 100);
       }
     });
   }
@@ -93,7 +94,8 @@ TEST_F(RunRecorderTest, OverTheByteBoundSubmissionsAreDroppedAndCounted) {
   // Not started: nothing drains the queue, so the bound is reached deterministically.
   RunRecorder recorder(store_, metrics_, /*max_queued_bytes=*/1000);
   for (int i = 0; i < 15; ++i) {
-    recorder.submit(std::string(kWorkspace), [i] { return llmRun(i); }, 100);
+    recorder.submit(
+        std::string(kWorkspace), [i] { return llmRun(i); }, 100);
   }
   EXPECT_NE(metrics_.render().find("pharos_recorded_runs_dropped_total 5"), std::string::npos)
       << metrics_.render();

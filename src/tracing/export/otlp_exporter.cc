@@ -70,7 +70,9 @@ OtlpSpanExporter::OtlpSpanExporter(OtlpExporterOptions options, http::MetricsReg
   path_ = origin_.base_path.empty() ? "/v1/traces" : origin_.base_path;
 }
 
-OtlpSpanExporter::~OtlpSpanExporter() { stop(); }
+OtlpSpanExporter::~OtlpSpanExporter() {
+  stop();
+}
 
 void OtlpSpanExporter::start() {
   if (thread_.joinable()) return;
@@ -133,9 +135,8 @@ void OtlpSpanExporter::loop() {
     bool stopping = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, options_.interval, [&] {
-        return stopping_ || queue_.size() >= options_.max_batch;
-      });
+      wake_.wait_for(lock, options_.interval,
+                     [&] { return stopping_ || queue_.size() >= options_.max_batch; });
       stopping = stopping_;
       while (!queue_.empty() && builds.size() < options_.max_batch) {
         builds.push_back(std::move(queue_.front()));
@@ -157,8 +158,8 @@ void OtlpSpanExporter::loop() {
     for (unsigned attempt = 1; attempt <= attempts && !sent; ++attempt) {
       auto post = [&]() -> boost::asio::awaitable<core::Result<unsigned>> {
         http::ClientExchange exchange(pool);
-        http::ClientRequest request{http::Verb::post, path_,
-                                    {{"content-type", "application/x-protobuf"}}, body};
+        http::ClientRequest request{
+            http::Verb::post, path_, {{"content-type", "application/x-protobuf"}}, body};
         const auto deadline = http::Clock::now() + options_.timeout;
         auto head = co_await exchange.begin(origin_, request, deadline);
         if (!head) co_return head.error();
@@ -173,16 +174,17 @@ void OtlpSpanExporter::loop() {
         sent = true;
       } else {
         last_error = status ? fmt::format("HTTP {}", *status) : status.error().message;
-        if (attempt < attempts) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+        if (attempt < attempts)
+          std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
       }
     }
     if (sent) {
       exported_.inc(spans.size());
     } else {
       dropped_.inc(spans.size());
-      core::log::warn("gateway spans not exported",
-                      {{"endpoint", options_.endpoint}, {"spans", spans.size()},
-                       {"error", last_error}});
+      core::log::warn(
+          "gateway spans not exported",
+          {{"endpoint", options_.endpoint}, {"spans", spans.size()}, {"error", last_error}});
     }
     if (stopping) {
       std::lock_guard lock(mutex_);

@@ -24,8 +24,8 @@ namespace pharos::tracing {
 using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
 
 struct ExportSpan {
-  std::string trace_id_hex;  // 32 hex digits
-  std::string span_id_hex;   // 16
+  std::string trace_id_hex;        // 32 hex digits
+  std::string span_id_hex;         // 16
   std::string parent_span_id_hex;  // 16, or empty for a root
   std::string name;
   int kind = 3;  // SPAN_KIND_CLIENT
@@ -37,7 +37,7 @@ struct ExportSpan {
 };
 
 struct OtlpExporterOptions {
-  std::string endpoint;  // http(s)://host:port/v1/traces
+  std::string endpoint;                                          // http(s)://host:port/v1/traces
   std::vector<std::pair<std::string, AttributeValue>> resource;  // service.name, ...
   std::string scope_name = "pharos";
   std::size_t max_queued = 20'000;

@@ -20,15 +20,19 @@ RunRecorder::RunRecorder(std::shared_ptr<RunStore> store, http::MetricsRegistry&
                          std::size_t max_queued_bytes)
     : store_(std::move(store)),
       max_queued_bytes_(max_queued_bytes),
-      recorded_(metrics.counter("pharos_recorded_runs_total",
-                                "Runs produced inside Pharos (gateway calls) and stored")
+      recorded_(metrics
+                    .counter("pharos_recorded_runs_total",
+                             "Runs produced inside Pharos (gateway calls) and stored")
                     .with({})),
-      dropped_(metrics.counter("pharos_recorded_runs_dropped_total",
-                               "Runs produced inside Pharos that could not be stored (queue full "
-                               "or store failure)")
+      dropped_(metrics
+                   .counter("pharos_recorded_runs_dropped_total",
+                            "Runs produced inside Pharos that could not be stored (queue full "
+                            "or store failure)")
                    .with({})) {}
 
-RunRecorder::~RunRecorder() { stop(); }
+RunRecorder::~RunRecorder() {
+  stop();
+}
 
 void RunRecorder::start() {
   if (thread_.joinable()) return;
@@ -48,10 +52,10 @@ void RunRecorder::submit(std::string workspace_id, Build build, std::size_t byte
   dropped_.inc();
   // The first drop of a burst is logged; the count is in the metric.
   if (dropped_.value() % 10'000 == 1) {
-    core::log::warn("recorded runs dropped: the recorder queue is full (see "
-                    "pharos_recorded_runs_dropped_total)",
-                    {{"max_queued_bytes", max_queued_bytes_},
-                     {"dropped_so_far", dropped_.value()}});
+    core::log::warn(
+        "recorded runs dropped: the recorder queue is full (see "
+        "pharos_recorded_runs_dropped_total)",
+        {{"max_queued_bytes", max_queued_bytes_}, {"dropped_so_far", dropped_.value()}});
   }
 }
 
@@ -89,9 +93,9 @@ void RunRecorder::loop() {
     for (auto& [workspace, runs] : by_workspace) {
       const std::size_t count = runs.size();
       for (int tries = 0;; ++tries) {
-        auto outcome = boost::asio::co_spawn(io, store_->ingest(workspace, runs, {}),
-                                             boost::asio::use_future)
-                           .get();
+        auto outcome =
+            boost::asio::co_spawn(io, store_->ingest(workspace, runs, {}), boost::asio::use_future)
+                .get();
         if (outcome) {
           recorded_.inc(outcome->stored);
           if (!outcome->rejected.empty()) {
