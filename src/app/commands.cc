@@ -10,6 +10,7 @@
 #include <boost/json/value.hpp>
 #include <cctype>
 
+#include "app/gateway_audit.h"
 #include "app/gateway_runs.h"
 #include "app/ops_routes.h"
 #include "app/run_sync.h"
@@ -188,6 +189,17 @@ int serveCommand(const CommonOptions& options) {
     span_sink = std::make_unique<GatewaySpanSink>(*span_exporter);
     call_sinks.push_back(span_sink.get());
   }
+  std::unique_ptr<policy::AuditLog> audit_log;
+  std::unique_ptr<GatewayAuditSink> audit_sink;
+  if (settings.audit.enabled) {
+    const auto dir = settings.audit.dir.empty() ? settings.data.dir / "audit" : settings.audit.dir;
+    auto opened = policy::AuditLog::open(
+        {.dir = dir, .max_file_bytes = settings.audit.max_file_bytes}, metrics);
+    if (!opened) throw std::runtime_error("cannot open the audit log: " + opened.error().message);
+    audit_log = std::move(opened).value();
+    audit_sink = std::make_unique<GatewayAuditSink>(*audit_log, settings.audit.include_query_text);
+    call_sinks.push_back(audit_sink.get());
+  }
   gateway::Gateway gateway(std::move(gateway_config), {.default_project = settings.gateway.project},
                            metrics, call_sinks);
   gateway.addRoutes(router);
@@ -217,6 +229,7 @@ int serveCommand(const CommonOptions& options) {
   gateway.shutdown();
   recorder.stop();
   if (span_exporter) span_exporter->stop();
+  if (audit_log) audit_log->close();
   // Exports acknowledged and not yet stored as runs stay in the span log for the next start.
   materializer.stop();
   (*span_log)->close();
@@ -226,6 +239,19 @@ int serveCommand(const CommonOptions& options) {
   core::log::info("stopped");
   core::log::flush();
   return 0;
+}
+
+int auditVerifyCommand(const std::string& file) {
+  auto verified = policy::verifyAuditFile(file);
+  if (!verified) throw std::runtime_error(verified.error().message);
+  if (verified->intact) {
+    fmt::print("{}: intact, {} line{}; chain from {} to {}\n", file, verified->lines,
+               verified->lines == 1 ? "" : "s", verified->first_prev, verified->last_hash);
+    return 0;
+  }
+  fmt::print("{}: BROKEN at line {} of {}: {}\n", file, verified->first_bad_line, verified->lines,
+             verified->reason);
+  return 1;
 }
 
 int configShowCommand(const CommonOptions& options) {

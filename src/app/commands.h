@@ -40,4 +40,8 @@ struct RunsListOptions {
 };
 int runsListCommand(const CommonOptions& options, const RunsListOptions& list);
 
+// `pharos audit verify FILE`: 0 when the file's hash chain is intact, 1 (naming the first bad
+// line) when it is not.
+int auditVerifyCommand(const std::string& file);
+
 }  // namespace pharos::app

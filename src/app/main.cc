@@ -85,6 +85,14 @@ int main(int argc, char** argv) {
                       "JSON lines (one run each) instead of a table");
   addSettingsOptions(*runs_list, options);
 
+  auto* audit = app.add_subcommand("audit", "check the audit log");
+  audit->require_subcommand(1);
+  std::string audit_file;
+  auto* audit_verify =
+      audit->add_subcommand("verify", "check a file's hash chain; exit 1 at the first bad line");
+  audit_verify->add_option("file", audit_file, "an audit log file (audit.jsonl or audit-*.jsonl)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -102,6 +110,7 @@ int main(int argc, char** argv) {
     if (*keys_list) return pharos::app::keysListCommand(options, json);
     if (*keys_revoke) return pharos::app::keysRevokeCommand(options, key_id);
     if (*runs_list) return pharos::app::runsListCommand(options, runs_list_options);
+    if (*audit_verify) return pharos::app::auditVerifyCommand(audit_file);
   } catch (const pharos::core::SettingsError& e) {
     fmt::print(stderr, "pharos: configuration error: {}\n", e.what());
     fmt::print(stderr,

@@ -520,6 +520,20 @@ std::vector<SettingDef> makeRegistry() {
           "gateway.otlp_endpoint", TextType{},
           "OTLP/HTTP traces endpoint (http(s)://collector:4318/v1/traces) that the gateway's "
           "spans are exported to, batched; empty: no export."),
+      setting<&S::audit, &AuditSettings::enabled>(
+          "audit.enabled", BoolType{},
+          "Write the audit log: one hash-chained JSON line per gateway query received, "
+          "completed or failed (`pharos audit verify FILE` checks a file)."),
+      setting<&S::audit, &AuditSettings::dir>(
+          "audit.dir", OptionalFileType{},
+          "Directory of the audit log (audit.jsonl and rotated audit-*.jsonl); empty: "
+          "DATA_DIR/audit."),
+      setting<&S::audit, &AuditSettings::max_file_bytes>(
+          "audit.max_file_bytes", SizeType{},
+          "Size at which audit.jsonl is rotated; the hash chain continues in the next file."),
+      setting<&S::audit, &AuditSettings::include_query_text>(
+          "audit.include_query_text", BoolType{},
+          "Also write the query's text (the request body); otherwise only its SHA-256."),
       setting<&S::log, &LogSettings::level>("log.level", log_level,
                                             "Least severe level logged: debug, info, warn, error."),
       setting<&S::log, &LogSettings::access_log>("log.access_log", BoolType{},

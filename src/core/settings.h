@@ -100,6 +100,13 @@ struct GatewaySettings {
   std::shared_ptr<const TomlTree> models;
 };
 
+struct AuditSettings {
+  bool enabled = false;
+  std::filesystem::path dir;  // empty: DATA_DIR/audit
+  std::uint64_t max_file_bytes = 64 * 1024 * 1024;
+  bool include_query_text = false;  // else only the query's SHA-256
+};
+
 struct LogSettings {
   LogLevel level = LogLevel::kInfo;
   bool access_log = true;
@@ -112,6 +119,7 @@ struct Settings {
   AuthSettings auth;
   TracingSettings tracing;
   GatewaySettings gateway;
+  AuditSettings audit;
   LogSettings log;
 
   // True when requests must carry a valid API key (auth.mode, resolved against the listener).

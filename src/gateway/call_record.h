@@ -30,6 +30,8 @@ TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::
 
 struct CallRecord {
   std::string workspace_id;
+  std::string key_id;   // the Pharos API key that called; "" without one
+  std::string user_id;  // the request's `user`, else the x-pharos-user header
   std::string project;
   TraceLink link;
   std::string endpoint;  // "chat.completions", "embeddings"
@@ -56,7 +58,11 @@ struct CallRecord {
 class CallSink {
  public:
   virtual ~CallSink() = default;
-  // Called on an I/O thread once per call; must not block. The record is shared by every sink.
+  // Called on an I/O thread once a call is accepted (routed, before any upstream attempt), with
+  // what is known then; must not block.
+  virtual void received(const CallRecord& /*call*/) {}
+  // Called on an I/O thread once per call when it is over; must not block. The record is shared
+  // by every sink.
   virtual void record(std::shared_ptr<const CallRecord> record) = 0;
 };
 

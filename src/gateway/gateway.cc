@@ -314,10 +314,18 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
   }
 
   record.workspace_id = request.identity().workspace_id;
+  record.key_id = request.identity().key_id;
+  if (const json::value* user = fields.if_contains("user"); user != nullptr && user->is_string()) {
+    record.user_id = std::string(user->get_string());
+  } else if (auto header = request.header("x-pharos-user")) {
+    record.user_id = std::string(*header);
+  }
   record.project = projectFor(request, options.default_project);
   record.link = traceLinkFor(request, record.start);
   record.stream = stream;
   if (!sinks.empty()) record.request_body = body;
+
+  for (CallSink* sink : sinks) sink->received(record);
 
   auto control = std::make_shared<CallControl>();
   if (const auto& watch = request.disconnectWatch()) {

@@ -228,6 +228,10 @@ const std::map<std::string, Sample>& samples() {
       {"gateway.record_runs", {"false", "false"}},
       {"gateway.otlp_endpoint",
        {"http://127.0.0.1:4318/v1/traces", R"("http://127.0.0.1:4318/v1/traces")"}},
+      {"audit.enabled", {"true", "true"}},
+      {"audit.dir", {"/var/log/pharos-audit", R"("/var/log/pharos-audit")"}},
+      {"audit.max_file_bytes", {"16MiB", "16777216"}},
+      {"audit.include_query_text", {"true", "true"}},
       {"log.level", {"error", R"("error")"}},
       {"log.access_log", {"off", "false"}},
   };
@@ -706,17 +710,18 @@ TEST_F(SettingsTest, RenderIsTomlWithEverySettingInItsSection) {
   for (const SettingInfo& info : describeSettings()) {
     EXPECT_TRUE(parsed.at_path(info.path)) << info.path;
   }
-  EXPECT_EQ(parsed.size(), 7u);
+  EXPECT_EQ(parsed.size(), 8u);
   const std::size_t server = rendered.find("[server]"), data = rendered.find("[data]"),
                     store = rendered.find("[store]"), auth = rendered.find("[auth]"),
                     tracing = rendered.find("[tracing]"), gateway = rendered.find("[gateway]"),
-                    log = rendered.find("[log]");
+                    audit = rendered.find("[audit]"), log = rendered.find("[log]");
   EXPECT_LT(server, data);
   EXPECT_LT(data, store);
   EXPECT_LT(store, auth);
   EXPECT_LT(auth, tracing);
   EXPECT_LT(tracing, gateway);
-  EXPECT_LT(gateway, log);
+  EXPECT_LT(gateway, audit);
+  EXPECT_LT(audit, log);
   EXPECT_NE(log, std::string::npos);
   EXPECT_THAT(rendered, HasSubstr("max_body_bytes = 67108864\n"));
   EXPECT_THAT(rendered, HasSubstr("header_timeout = \"10s\"\n"));
@@ -861,6 +866,10 @@ TEST(DescribeSettingsTest, ListsEverySettingOnce) {
                                              "gateway.project",
                                              "gateway.record_runs",
                                              "gateway.otlp_endpoint",
+                                             "audit.enabled",
+                                             "audit.dir",
+                                             "audit.max_file_bytes",
+                                             "audit.include_query_text",
                                              "log.level",
                                              "log.access_log"};
   const std::vector<SettingInfo> infos = describeSettings();

@@ -1,0 +1,70 @@
+#include "app/gateway_audit.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/crypto.h"
+
+namespace pharos::app {
+
+namespace {
+
+std::int64_t micros(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(at.time_since_epoch()).count();
+}
+
+policy::AuditEvent common(const gateway::CallRecord& call, bool include_text) {
+  policy::AuditEvent e;
+  e.trace_id = call.link.trace_id;
+  e.workspace_id = call.workspace_id;
+  e.key_id = call.key_id;
+  e.user_id = call.user_id;
+  e.query_sha256 = core::toHex(core::sha256(call.request_body));
+  if (include_text) e.query_text = call.request_body;
+  e.model = call.model;
+  e.cache_status = "none";  // no gateway cache yet
+  return e;
+}
+
+}  // namespace
+
+policy::AuditEvent receivedEvent(const gateway::CallRecord& call, bool include_text) {
+  policy::AuditEvent e = common(call, include_text);
+  e.event = "query_received";
+  e.time_us = micros(call.start);
+  return e;
+}
+
+policy::AuditEvent finishedEvent(const gateway::CallRecord& call, bool include_text) {
+  policy::AuditEvent e = common(call, include_text);
+  e.event = call.error ? "query_failed" : "query_completed";
+  e.time_us = micros(call.end);
+  e.target = call.target;
+  e.latency_ms = std::chrono::duration<double, std::milli>(call.end - call.start).count();
+  e.error_type = call.error_class;
+  boost::system::error_code ec;
+  const boost::json::value response = boost::json::parse(call.response_body, ec);
+  if (!ec && response.is_object()) {
+    if (const auto* usage = response.get_object().if_contains("usage");
+        usage != nullptr && usage->is_object()) {
+      const auto count = [&](std::string_view key) -> std::optional<std::int64_t> {
+        const auto* n = usage->get_object().if_contains(key);
+        if (n != nullptr && n->is_int64()) return n->get_int64();
+        return std::nullopt;
+      };
+      e.prompt_tokens = count("prompt_tokens");
+      e.completion_tokens = count("completion_tokens");
+    }
+  }
+  return e;
+}
+
+void GatewayAuditSink::received(const gateway::CallRecord& call) {
+  log_.append(receivedEvent(call, include_text_));
+}
+
+void GatewayAuditSink::record(std::shared_ptr<const gateway::CallRecord> call) {
+  log_.append(finishedEvent(*call, include_text_));
+}
+
+}  // namespace pharos::app
