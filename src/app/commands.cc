@@ -241,15 +241,19 @@ int serveCommand(const CommonOptions& options) {
   return 0;
 }
 
-int auditVerifyCommand(const std::string& file) {
-  auto verified = policy::verifyAuditFile(file);
+int auditVerifyCommand(const std::string& path) {
+  std::error_code ec;
+  const bool directory = std::filesystem::is_directory(path, ec);
+  auto verified = directory ? policy::verifyAuditDirectory(path) : policy::verifyAuditFile(path);
   if (!verified) throw std::runtime_error(verified.error().message);
   if (verified->intact) {
-    fmt::print("{}: intact, {} line{}; chain from {} to {}\n", file, verified->lines,
+    fmt::print("{}: intact, {} line{}; chain from {} to {}\n", path, verified->lines,
                verified->lines == 1 ? "" : "s", verified->first_prev, verified->last_hash);
     return 0;
   }
-  fmt::print("{}: BROKEN at line {} of {}: {}\n", file, verified->first_bad_line, verified->lines,
+  fmt::print("{}: BROKEN at line {}{}: {}\n", path, verified->first_bad_line,
+             directory ? " of " + verified->file.filename().string()
+                       : fmt::format(" of {}", verified->lines),
              verified->reason);
   return 1;
 }

@@ -88,9 +88,13 @@ int main(int argc, char** argv) {
   auto* audit = app.add_subcommand("audit", "check the audit log");
   audit->require_subcommand(1);
   std::string audit_file;
-  auto* audit_verify =
-      audit->add_subcommand("verify", "check a file's hash chain; exit 1 at the first bad line");
-  audit_verify->add_option("file", audit_file, "an audit log file (audit.jsonl or audit-*.jsonl)")
+  auto* audit_verify = audit->add_subcommand(
+      "verify",
+      "check the hash chain of a file or a whole audit directory; exit 1 at the first "
+      "bad line");
+  audit_verify
+      ->add_option("path", audit_file,
+                   "an audit log file (audit.jsonl, audit-*.jsonl) or the directory holding them")
       ->required();
 
   try {

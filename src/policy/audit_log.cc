@@ -312,8 +312,54 @@ core::Result<AuditVerification> verifyAuditFile(const std::filesystem::path& fil
     return result;
   }
   result.intact = true;
+  result.file = file;
   result.last_hash = prev_hash;
   return result;
+}
+
+core::Result<AuditVerification> verifyAuditDirectory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("audit-") && name.ends_with(".jsonl")) files.push_back(entry.path());
+  }
+  if (ec)
+    return core::Error::unavailable(fmt::format("cannot read {}: {}", dir.string(), ec.message()));
+  std::sort(files.begin(), files.end());  // zero-padded sequence numbers: name order is chain order
+  if (std::filesystem::exists(dir / AuditLog::kCurrentFile, ec)) {
+    files.push_back(dir / AuditLog::kCurrentFile);
+  }
+  if (files.empty()) {
+    return core::Error::unavailable(fmt::format("{}: no audit files", dir.string()));
+  }
+  AuditVerification total;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto verified = verifyAuditFile(files[i]);
+    if (!verified) return verified.error();
+    verified->file = files[i];
+    if (!verified->intact) {
+      verified->lines += total.lines;
+      return verified;
+    }
+    if (i == 0) {
+      total.first_prev = verified->first_prev;
+    } else if (verified->lines > 0 && verified->first_prev != total.last_hash) {
+      verified->intact = false;
+      verified->first_bad_line = 1;
+      verified->reason = fmt::format(
+          "the first line's \"prev\" is {} but {} ends with a line hashing to {}: a file "
+          "between them was removed or replaced",
+          verified->first_prev, files[i - 1].filename().string(), total.last_hash);
+      verified->lines += total.lines;
+      return verified;
+    }
+    total.lines += verified->lines;
+    if (verified->lines > 0) total.last_hash = verified->last_hash;
+  }
+  total.intact = true;
+  total.file = dir;
+  return total;
 }
 
 }  // namespace pharos::policy

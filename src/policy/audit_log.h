@@ -78,6 +78,7 @@ class AuditLog {
 
 struct AuditVerification {
   bool intact = false;
+  std::filesystem::path file;  // where the chain broke (directory verification), else the file
   std::size_t lines = 0;
   std::size_t first_bad_line = 0;  // 1-based; 0 when intact
   std::string reason;
@@ -87,5 +88,10 @@ struct AuditVerification {
 
 // Checks every link of one file; kUnavailable when it cannot be read.
 core::Result<AuditVerification> verifyAuditFile(const std::filesystem::path& file);
+
+// Checks a whole audit directory: the rotated files in order, then audit.jsonl, each file's
+// first line linked to the last line of the one before (a removed or replaced file breaks the
+// chain there). `lines` counts every file's lines.
+core::Result<AuditVerification> verifyAuditDirectory(const std::filesystem::path& dir);
 
 }  // namespace pharos::policy

@@ -75,6 +75,9 @@ retry = { attempts = 1 }
     const ok = await runPharos(['audit', 'verify', file]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /intact, 4 lines/);
+    const wholeDirectory = await runPharos(['audit', 'verify', path.join(dir, 'audit')]);
+    assert.equal(wholeDirectory.code, 0, wholeDirectory.stderr);
+    assert.match(wholeDirectory.stdout, /intact, 4 lines/);
 
     const edited = lines.slice();
     edited[1] = edited[1].replace('"user_id":"user-42"', '"user_id":"someone-else"');

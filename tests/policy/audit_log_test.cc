@@ -129,6 +129,20 @@ TEST_F(AuditLogTest, RotationContinuesTheChainAcrossFiles) {
     total += verified->lines;
   }
   EXPECT_EQ(total, 40u);
+
+  auto whole = verifyAuditDirectory(dir_);
+  ASSERT_TRUE(whole.ok());
+  EXPECT_TRUE(whole->intact) << whole->reason;
+  EXPECT_EQ(whole->lines, 40u);
+  EXPECT_EQ(whole->first_prev, std::string(64, '0'));
+
+  std::filesystem::remove(files[1]);  // a rotated file between two others goes missing
+  auto gap = verifyAuditDirectory(dir_);
+  ASSERT_TRUE(gap.ok());
+  EXPECT_FALSE(gap->intact);
+  EXPECT_EQ(gap->file, files[2]);
+  EXPECT_EQ(gap->first_bad_line, 1u);
+  EXPECT_THAT(gap->reason, HasSubstr("removed or replaced"));
 }
 
 TEST_F(AuditLogTest, AReopenedLogContinuesTheChainAfterCuttingATornLine) {
