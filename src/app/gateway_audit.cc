@@ -60,11 +60,23 @@ policy::AuditEvent finishedEvent(const gateway::CallRecord& call, bool include_t
 }
 
 void GatewayAuditSink::received(const gateway::CallRecord& call) {
-  log_.append(receivedEvent(call, include_text_));
+  // Only what the event needs is copied; hashing happens on the log's thread.
+  gateway::CallRecord copy;
+  copy.link.trace_id = call.link.trace_id;
+  copy.workspace_id = call.workspace_id;
+  copy.key_id = call.key_id;
+  copy.user_id = call.user_id;
+  copy.request_body = call.request_body;
+  copy.model = call.model;
+  copy.start = call.start;
+  log_.append(
+      [copy = std::move(copy), include = include_text_] { return receivedEvent(copy, include); });
 }
 
 void GatewayAuditSink::record(std::shared_ptr<const gateway::CallRecord> call) {
-  log_.append(finishedEvent(*call, include_text_));
+  // Parsing the answer for its token counts happens on the log's thread, not the I/O thread.
+  log_.append(
+      [call = std::move(call), include = include_text_] { return finishedEvent(*call, include); });
 }
 
 }  // namespace pharos::app

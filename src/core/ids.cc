@@ -1,5 +1,7 @@
 #include "core/ids.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdint>
 
@@ -23,6 +25,11 @@ std::string newUuidV7(std::chrono::system_clock::time_point now) {
     out.push_back(hex[i]);
   }
   return out;
+}
+
+std::string uuidFromHex(std::string_view hex) {
+  return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
+                     hex.substr(16, 4), hex.substr(20, 12));
 }
 
 bool isUuid(std::string_view text) {

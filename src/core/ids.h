@@ -12,6 +12,9 @@ namespace pharos::core {
 std::string newUuidV7(std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 // True for any canonical 8-4-4-4-12 hex UUID (any version).
 bool isUuid(std::string_view text);
+// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" from 32 hex digits. One function for every place that
+// derives run ids from trace/span ids (OTLP ingest, the gateway), so they always agree.
+std::string uuidFromHex(std::string_view hex32);
 // `length` characters of [A-Za-z0-9], uniformly random (for API key ids and secrets).
 std::string randomAlphanumeric(std::size_t length);
 

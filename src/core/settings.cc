@@ -654,16 +654,6 @@ std::string readFile(const std::filesystem::path& path, const std::string& sourc
   return std::move(text).str();
 }
 
-std::string_view nodeTypeName(const toml::node& node) {
-  if (node.is_table()) return "a table";
-  if (node.is_array()) return "an array";
-  if (node.is_string()) return "a string";
-  if (node.is_integer()) return "an integer";
-  if (node.is_floating_point()) return "a float";
-  if (node.is_boolean()) return "a boolean";
-  return "a date or time";
-}
-
 // TOML scalars go through the same parsers as environment text, so `io_threads = 4` and
 // `io_threads = "4"` mean the same and every source reports errors alike.
 std::optional<std::string> scalarText(const toml::node& node) {
@@ -727,7 +717,7 @@ void applyTomlTable(Settings& settings, const toml::table& table, const std::str
       if (sub == nullptr) {
         throw SettingsError(
             path, tomlSource(file, *key, *node),
-            fmt::format("expected a table ([{}.NAME]), got {}", path, nodeTypeName(*node)));
+            fmt::format("expected a table ([{}.NAME]), got {}", path, tomlTypeName(*node)));
       }
       *open = std::make_shared<const TomlTree>(TomlTree{file, root, sub});
     } else if (const SettingDef* def = findByPath(path)) {
@@ -735,7 +725,7 @@ void applyTomlTable(Settings& settings, const toml::table& table, const std::str
       if (!text) {
         throw SettingsError(
             path, tomlSource(file, *key, *node),
-            fmt::format("expected a string, number or boolean, got {}", nodeTypeName(*node)));
+            fmt::format("expected a string, number or boolean, got {}", tomlTypeName(*node)));
       }
       apply(settings, *def, *text, tomlSource(file, *key, *node));
     } else if (!isSection(path)) {
@@ -745,7 +735,7 @@ void applyTomlTable(Settings& settings, const toml::table& table, const std::str
     } else {
       throw SettingsError(
           path, tomlSource(file, *key, *node),
-          fmt::format("expected a table of settings ([{}]), got {}", path, nodeTypeName(*node)));
+          fmt::format("expected a table of settings ([{}]), got {}", path, tomlTypeName(*node)));
     }
   }
 }

@@ -7,8 +7,20 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace pharos::core {
+
+// "a table", "a string", ...: how errors name the kind of value found.
+inline std::string_view tomlTypeName(const toml::node& node) {
+  if (node.is_table()) return "a table";
+  if (node.is_array()) return "an array";
+  if (node.is_string()) return "a string";
+  if (node.is_integer()) return "an integer";
+  if (node.is_floating_point()) return "a float";
+  if (node.is_boolean()) return "a boolean";
+  return "a date or time";
+}
 
 struct TomlTree {
   std::string file;  // as shown in errors ("pharos.toml")

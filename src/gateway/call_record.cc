@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <random>
 
+#include "core/crypto.h"
 #include "core/ids.h"
 
 namespace pharos::gateway {
@@ -23,19 +23,6 @@ std::string lower(std::string_view s) {
     if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
   }
   return out;
-}
-
-std::string randomHex(std::size_t digits) {
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  std::string out;
-  while (out.size() < digits) out += fmt::format("{:016x}", engine());
-  out.resize(digits);
-  return out;
-}
-
-std::string uuidFromHex(std::string_view hex) {
-  return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
-                     hex.substr(16, 4), hex.substr(20, 12));
 }
 
 std::string hexFromUuid(std::string_view uuid) {
@@ -57,16 +44,6 @@ bool parseTraceparent(std::string_view value, std::string& trace, std::string& p
   return trace != std::string(32, '0') && parent != std::string(16, '0');
 }
 
-bool isUuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash != (s[i] == '-')) return false;
-    if (!dash && !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
-
 // "<22-char timestamp><uuid>[.<timestamp><uuid>]...": the LangSmith dotted order of the parent.
 bool parseDottedOrder(std::string_view dotted, std::string& trace_id, std::string& parent_id) {
   constexpr std::size_t kStamp = 22;  // 20240101T000000000000Z
@@ -78,7 +55,7 @@ bool parseDottedOrder(std::string_view dotted, std::string& trace_id, std::strin
     const std::string_view segment = dotted.substr(start, end - start);
     if (segment.size() != kSegment || segment[kStamp - 1] != 'Z') return false;
     const std::string_view id = segment.substr(kStamp);
-    if (!isUuid(id)) return false;
+    if (!core::isUuid(id)) return false;
     if (first) trace_id = lower(id);
     parent_id = lower(id);
     first = false;
@@ -91,7 +68,7 @@ bool parseDottedOrder(std::string_view dotted, std::string& trace_id, std::strin
 
 TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::time_point start) {
   TraceLink link;
-  link.span_hex = randomHex(16);
+  link.span_hex = core::toHex(core::randomBytes(8));
   std::string trace, parent;
   if (auto dotted = request.header("langsmith-trace");
       dotted && parseDottedOrder(*dotted, trace, parent)) {
@@ -99,7 +76,7 @@ TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::
     link.trace_hex = hexFromUuid(trace);
     link.parent_run_id = parent;
     link.parent_span_hex = hexFromUuid(parent).substr(16);
-    link.run_id = uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
+    link.run_id = core::uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count();
     const auto seconds =
@@ -112,14 +89,14 @@ TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::
       header && parseTraceparent(*header, trace, parent)) {
     link.trace_hex = trace;
     link.parent_span_hex = parent;
-    link.parent_run_id = uuidFromHex(trace.substr(0, 16) + parent);
+    link.parent_run_id = core::uuidFromHex(trace.substr(0, 16) + parent);
   } else {
     // A new trace gets a time-ordered id (UUIDv7), so its run's id, which starts with the same
     // 16 digits, lands at the end of the store's indexes instead of at a random page.
     link.trace_hex = hexFromUuid(core::newUuidV7(start));
   }
-  link.trace_id = uuidFromHex(link.trace_hex);
-  link.run_id = uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
+  link.trace_id = core::uuidFromHex(link.trace_hex);
+  link.run_id = core::uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
   return link;
 }
 

@@ -25,16 +25,6 @@ std::string sourceOf(const core::TomlTree& tree, const toml::node& node) {
   throw core::SettingsError(path, sourceOf(tree, node), std::move(reason));
 }
 
-std::string typeName(const toml::node& node) {
-  if (node.is_table()) return "a table";
-  if (node.is_array()) return "an array";
-  if (node.is_string()) return "a string";
-  if (node.is_integer()) return "an integer";
-  if (node.is_floating_point()) return "a float";
-  if (node.is_boolean()) return "a boolean";
-  return "a date or time";
-}
-
 void rejectUnknownKeys(const core::TomlTree& tree, const std::string& path,
                        const toml::table& table, std::initializer_list<std::string_view> known) {
   for (const auto& [key, node] : table) {
@@ -49,7 +39,8 @@ void rejectUnknownKeys(const core::TomlTree& tree, const std::string& path,
 std::string requireString(const core::TomlTree& tree, const std::string& path,
                           const toml::node& node) {
   const auto* value = node.as_string();
-  if (value == nullptr) fail(tree, path, node, "expected a string, got " + typeName(node));
+  if (value == nullptr)
+    fail(tree, path, node, "expected a string, got " + std::string(core::tomlTypeName(node)));
   return value->get();
 }
 
@@ -61,7 +52,7 @@ double requireNumber(const core::TomlTree& tree, const std::string& path, const 
   } else if (const auto* f = node.as_floating_point()) {
     value = f->get();
   } else {
-    fail(tree, path, node, "expected a number, got " + typeName(node));
+    fail(tree, path, node, "expected a number, got " + std::string(core::tomlTypeName(node)));
   }
   if (!std::isfinite(value) || value < min || value > max) {
     fail(tree, path, node, fmt::format("expected a number from {} to {}, got {}", min, max, value));
@@ -99,7 +90,8 @@ std::unique_ptr<Provider> parseProvider(const core::TomlTree& tree, const std::s
                                         const std::map<std::string, std::string>& environment) {
   const std::string path = fmt::format("gateway.providers.{}", name);
   const auto* table = node.as_table();
-  if (table == nullptr) fail(tree, path, node, "expected a table, got " + typeName(node));
+  if (table == nullptr)
+    fail(tree, path, node, "expected a table, got " + std::string(core::tomlTypeName(node)));
   rejectUnknownKeys(tree, path, *table,
                     {"base_url", "api_key_env", "headers", "tls_verify", "ca_file"});
   auto provider = std::make_unique<Provider>();
@@ -231,7 +223,8 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
       const std::string name(key.str());
       const std::string path = fmt::format("gateway.models.\"{}\"", name);
       const auto* table = node.as_table();
-      if (table == nullptr) fail(tree, path, node, "expected a table, got " + typeName(node));
+      if (table == nullptr)
+        fail(tree, path, node, "expected a table, got " + std::string(core::tomlTypeName(node)));
       rejectUnknownKeys(tree, path, *table,
                         {"targets", "retry", "attempt_timeout_s", "total_timeout_s",
                          "first_token_timeout_s", "retry_on", "fallback_on", "static_response"});

@@ -90,7 +90,7 @@ struct AuditLog::State {
   http::Counter& dropped;
   std::mutex mutex;
   std::condition_variable wake;
-  std::deque<AuditEvent> queue;
+  std::deque<AuditLog::Build> queue;
   bool stopping = false;
   // Writer thread only:
   int fd = -1;
@@ -177,11 +177,15 @@ core::Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options,
 }
 
 void AuditLog::append(AuditEvent event) {
+  append([event = std::move(event)] { return event; });
+}
+
+void AuditLog::append(Build build) {
   State& s = *state_;
   {
     std::lock_guard lock(s.mutex);
     if (!s.stopping && s.queue.size() < s.options.max_queued) {
-      s.queue.push_back(std::move(event));
+      s.queue.push_back(std::move(build));
       if (s.queue.size() == 1) s.wake.notify_one();
       return;
     }
@@ -191,7 +195,7 @@ void AuditLog::append(AuditEvent event) {
     core::log::error(
         "audit events dropped: the audit log cannot keep up (see "
         "pharos_audit_events_total{result=\"dropped\"})",
-        {{"dropped_so_far", s.dropped.value()}, {"event", event.event}});
+        {{"dropped_so_far", s.dropped.value()}});
   }
 }
 
@@ -211,7 +215,7 @@ void AuditLog::close() {
 void AuditLog::loop() {
   State& s = *state_;
   for (;;) {
-    std::deque<AuditEvent> batch;
+    std::deque<Build> batch;
     {
       std::unique_lock lock(s.mutex);
       s.wake.wait(lock, [&] { return s.stopping || !s.queue.empty(); });
@@ -233,8 +237,8 @@ void AuditLog::loop() {
       return ::fdatasync(s.fd) == 0;
     };
     bool ok = true;
-    for (const AuditEvent& event : batch) {
-      const std::string body = auditEventJson(event);
+    for (Build& build : batch) {
+      const std::string body = auditEventJson(build());
       std::string line = fmt::format(R"({{"seq":{},"prev":"{}",)", s.seq + 1, s.prev);
       line.append(body, 1, std::string::npos);  // the event's members after its '{'
       if (s.file_bytes + out.size() + line.size() + 1 > s.options.max_file_bytes &&

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,7 +61,10 @@ class AuditLog {
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // Thread-safe; never blocks on I/O.
+  using Build = std::function<AuditEvent()>;
+  // Thread-safe; never blocks on I/O. `build` runs on the writer's thread, so the caller's
+  // thread does no hashing or parsing for the log.
+  void append(Build build);
   void append(AuditEvent event);
   // Writes what is queued, then stops the thread.
   void close();

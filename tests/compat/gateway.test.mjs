@@ -641,6 +641,35 @@ describe(`openai ${openaiVersion} through the Pharos gateway`, () => {
     assert.equal(data.data[0].embedding.length, 8);
   });
 
+  test('/metrics counts requests, errors by class, attempts, fallbacks, latency, overhead, TTFT', TEST_TIMEOUT, async () => {
+    const sample = (page, name, labels = '') => {
+      const line = page.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const read = async () => (await fetch(`${pharos.baseUrl}/metrics`)).text();
+    const before = await read();
+
+    primary.script([{ status: 503 }]);
+    await client.chat.completions.create({ model: 'quick', messages: [{ role: 'user', content: 'x' }] });
+    await collect(await client.chat.completions.create(
+      { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+    primary.script([{ status: 503 }]);
+    backup.script([{ status: 503 }]);
+    await assert.rejects(client.chat.completions.create({ model: 'quick', messages: [{ role: 'user', content: 'x' }] }));
+    const after = await read();
+
+    const delta = (name, labels) => sample(after, name, labels) - sample(before, name, labels);
+    assert.equal(delta('pharos_gateway_requests_total', '{endpoint="chat.completions",model="quick",outcome="success"}'), 1);
+    assert.equal(delta('pharos_gateway_requests_total', '{endpoint="chat.completions",model="quick",outcome="error"}'), 1);
+    assert.equal(delta('pharos_gateway_errors_total', '{model="quick",class="server_error"}'), 1);
+    assert.equal(delta('pharos_gateway_attempts_total', '{target="primary/gpt-4o",result="server_error"}'), 2);
+    assert.equal(delta('pharos_gateway_attempts_total', '{target="backup/gpt-4o-mini",result="server_error"}'), 1);
+    assert.equal(delta('pharos_gateway_fallbacks_total', '{model="quick"}'), 2);
+    assert.equal(delta('pharos_gateway_upstream_latency_seconds_count', '{target="backup/gpt-4o-mini"}'), 2);
+    assert.equal(delta('pharos_gateway_overhead_seconds_count', ''), 3);
+    assert.equal(delta('pharos_gateway_time_to_first_token_seconds_count', '{model="gpt-4o"}'), 1);
+  });
+
   test('models lists the gateway\'s models', TEST_TIMEOUT, async () => {
     const ids = [];
     for await (const model of client.models.list()) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/ids.h"
 #include "core/time.h"
 #include "tracing/json_text.h"
 
@@ -192,17 +193,13 @@ std::string exceptionText(const Span& span) {
 
 }  // namespace
 
-std::string uuidFromHex(std::string_view hex) {
-  return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
-                     hex.substr(16, 4), hex.substr(20, 12));
-}
-
 RunFields spanToRun(const Span& span, std::string_view project_override) {
   RunFields run;
   const std::string trace_prefix = span.trace_id.substr(0, 16);
-  run.id = uuidFromHex(trace_prefix + span.span_id);
-  run.trace_id = uuidFromHex(span.trace_id);
-  if (span.parent_span_id) run.parent_run_id = uuidFromHex(trace_prefix + *span.parent_span_id);
+  run.id = core::uuidFromHex(trace_prefix + span.span_id);
+  run.trace_id = core::uuidFromHex(span.trace_id);
+  if (span.parent_span_id)
+    run.parent_run_id = core::uuidFromHex(trace_prefix + *span.parent_span_id);
   run.name = span.name.empty() ? std::string("span") : span.name;
   run.posted = true;
   if (span.start_time_unix_nano > 0) {

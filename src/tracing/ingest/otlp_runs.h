@@ -36,7 +36,4 @@ namespace pharos::tracing::otlp {
 // `project_override`: the x-pharos-project header, or empty.
 RunFields spanToRun(const Span& span, std::string_view project_override);
 
-// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" from 32 lower-case hex digits.
-std::string uuidFromHex(std::string_view hex32);
-
 }  // namespace pharos::tracing::otlp
