@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -21,51 +22,60 @@ std::string lowered(std::string_view text) {
 struct BuiltInPrice {
   std::string_view model;
   double input;
+  double cached_input;  // < 0: the provider gives cached prompt tokens no price of their own
   double output;
+  std::int64_t max_output_tokens;
 };
 
-// List prices in USD per million tokens, as published by the providers (late 2025). A pricing
-// file overrides any of them; they only price runs whose client reported no cost itself.
+// List prices in USD per million tokens, as published by the providers (late 2025), and each
+// model's largest answer. A pricing file overrides any of them.
 constexpr BuiltInPrice kBuiltIn[] = {
-    {"gpt-4o", 2.50, 10.00},
-    {"gpt-4o-mini", 0.15, 0.60},
-    {"gpt-4.1", 2.00, 8.00},
-    {"gpt-4.1-mini", 0.40, 1.60},
-    {"gpt-4.1-nano", 0.10, 0.40},
-    {"gpt-4-turbo", 10.00, 30.00},
-    {"gpt-4", 30.00, 60.00},
-    {"gpt-3.5-turbo", 0.50, 1.50},
-    {"gpt-5", 1.25, 10.00},
-    {"gpt-5-mini", 0.25, 2.00},
-    {"gpt-5-nano", 0.05, 0.40},
-    {"o1", 15.00, 60.00},
-    {"o1-mini", 1.10, 4.40},
-    {"o3", 2.00, 8.00},
-    {"o3-mini", 1.10, 4.40},
-    {"o4-mini", 1.10, 4.40},
-    {"text-embedding-3-small", 0.02, 0},
-    {"text-embedding-3-large", 0.13, 0},
-    {"claude-3-5-sonnet", 3.00, 15.00},
-    {"claude-3-5-haiku", 0.80, 4.00},
-    {"claude-3-7-sonnet", 3.00, 15.00},
-    {"claude-3-opus", 15.00, 75.00},
-    {"claude-3-haiku", 0.25, 1.25},
-    {"claude-sonnet-4", 3.00, 15.00},
-    {"claude-opus-4", 15.00, 75.00},
-    {"gemini-1.5-pro", 1.25, 5.00},
-    {"gemini-1.5-flash", 0.075, 0.30},
-    {"gemini-2.0-flash", 0.10, 0.40},
-    {"gemini-2.5-pro", 1.25, 10.00},
-    {"gemini-2.5-flash", 0.30, 2.50},
-    {"mistral-large", 2.00, 6.00},
-    {"mistral-small", 0.20, 0.60},
+    {"gpt-4o", 2.50, 1.25, 10.00, 16'384},
+    {"gpt-4o-mini", 0.15, 0.075, 0.60, 16'384},
+    {"gpt-4.1", 2.00, 0.50, 8.00, 32'768},
+    {"gpt-4.1-mini", 0.40, 0.10, 1.60, 32'768},
+    {"gpt-4.1-nano", 0.10, 0.025, 0.40, 32'768},
+    {"gpt-4-turbo", 10.00, -1, 30.00, 4'096},
+    {"gpt-4", 30.00, -1, 60.00, 8'192},
+    {"gpt-3.5-turbo", 0.50, -1, 1.50, 4'096},
+    {"gpt-5", 1.25, 0.125, 10.00, 128'000},
+    {"gpt-5-mini", 0.25, 0.025, 2.00, 128'000},
+    {"gpt-5-nano", 0.05, 0.005, 0.40, 128'000},
+    {"o1", 15.00, 7.50, 60.00, 100'000},
+    {"o1-mini", 1.10, 0.55, 4.40, 65'536},
+    {"o3", 2.00, 0.50, 8.00, 100'000},
+    {"o3-mini", 1.10, 0.55, 4.40, 100'000},
+    {"o4-mini", 1.10, 0.275, 4.40, 100'000},
+    {"text-embedding-3-small", 0.02, -1, 0, 0},
+    {"text-embedding-3-large", 0.13, -1, 0, 0},
+    {"text-embedding-ada-002", 0.10, -1, 0, 0},
+    {"claude-3-5-sonnet", 3.00, 0.30, 15.00, 8'192},
+    {"claude-3-5-haiku", 0.80, 0.08, 4.00, 8'192},
+    {"claude-3-7-sonnet", 3.00, 0.30, 15.00, 64'000},
+    {"claude-3-opus", 15.00, 1.50, 75.00, 4'096},
+    {"claude-3-haiku", 0.25, 0.03, 1.25, 4'096},
+    {"claude-sonnet-4", 3.00, 0.30, 15.00, 64'000},
+    {"claude-opus-4", 15.00, 1.50, 75.00, 32'000},
+    {"gemini-1.5-pro", 1.25, 0.3125, 5.00, 8'192},
+    {"gemini-1.5-flash", 0.075, 0.01875, 0.30, 8'192},
+    {"gemini-2.0-flash", 0.10, 0.025, 0.40, 8'192},
+    {"gemini-2.5-pro", 1.25, 0.31, 10.00, 65'536},
+    {"gemini-2.5-flash", 0.30, 0.075, 2.50, 65'536},
+    {"mistral-large", 2.00, -1, 6.00, 0},
+    {"mistral-small", 0.20, -1, 0.60, 0},
 };
 
 }  // namespace
 
 PriceTable PriceTable::builtIn() {
   PriceTable table;
-  for (const BuiltInPrice& p : kBuiltIn) table.set(std::string(p.model), {p.input, p.output});
+  for (const BuiltInPrice& p : kBuiltIn) {
+    ModelPrice price{.input_per_million = p.input,
+                     .output_per_million = p.output,
+                     .max_output_tokens = p.max_output_tokens};
+    if (p.cached_input >= 0) price.cached_input_per_million = p.cached_input;
+    table.set(std::string(p.model), price);
+  }
   return table;
 }
 
@@ -105,6 +115,15 @@ core::Status PriceTable::loadToml(std::string_view text, std::string_view source
     ModelPrice price;
     bool has_input = false;
     for (const auto& [field, value] : *entry) {
+      if (field.str() == "max_output_tokens") {
+        std::optional<std::int64_t> tokens = value.value<std::int64_t>();
+        if (!value.is_integer() || !tokens || *tokens < 0) {
+          return core::Error::invalidArgument(
+              fmt::format("{}.{}: expected a whole number of tokens >= 0", where, field.str()));
+        }
+        price.max_output_tokens = *tokens;
+        continue;
+      }
       std::optional<double> number = value.value<double>();
       if (!number || *number < 0) {
         return core::Error::invalidArgument(fmt::format(
@@ -115,9 +134,13 @@ core::Status PriceTable::loadToml(std::string_view text, std::string_view source
         has_input = true;
       } else if (field.str() == "output") {
         price.output_per_million = *number;
+      } else if (field.str() == "cached_input") {
+        price.cached_input_per_million = *number;
       } else {
         return core::Error::invalidArgument(
-            fmt::format("{}: unknown key \"{}\" (expected input, output)", where, field.str()));
+            fmt::format("{}: unknown key \"{}\" (expected input, cached_input, output, "
+                        "max_output_tokens)",
+                        where, field.str()));
       }
     }
     if (!has_input) return core::Error::invalidArgument(where + ": input price is missing");
@@ -147,10 +170,15 @@ const ModelPrice* PriceTable::find(std::string_view model) const {
 }
 
 std::optional<Cost> PriceTable::cost(std::string_view model, std::int64_t prompt_tokens,
-                                     std::int64_t completion_tokens) const {
+                                     std::int64_t completion_tokens,
+                                     std::int64_t cached_prompt_tokens) const {
   const ModelPrice* price = find(model);
   if (price == nullptr) return std::nullopt;
-  return Cost{static_cast<double>(prompt_tokens) * price->input_per_million / 1e6,
+  const std::int64_t cached = std::clamp<std::int64_t>(cached_prompt_tokens, 0, prompt_tokens);
+  const double cached_price = price->cached_input_per_million.value_or(price->input_per_million);
+  return Cost{(static_cast<double>(prompt_tokens - cached) * price->input_per_million +
+               static_cast<double>(cached) * cached_price) /
+                  1e6,
               static_cast<double>(completion_tokens) * price->output_per_million / 1e6};
 }
 

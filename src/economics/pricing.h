@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,11 +16,15 @@ namespace pharos::economics {
 struct ModelPrice {
   double input_per_million = 0;   // prompt tokens
   double output_per_million = 0;  // completion tokens
+  // Prompt tokens the provider served from its prompt cache; nullopt: priced as input.
+  std::optional<double> cached_input_per_million;
+  // The most the model can answer with: what a request without max_tokens may cost. 0: unknown.
+  std::int64_t max_output_tokens = 0;
   bool operator==(const ModelPrice&) const = default;
 };
 
 struct Cost {
-  double prompt = 0;
+  double prompt = 0;  // all prompt tokens, the cached ones at their own price
   double completion = 0;
   double total() const { return prompt + completion; }
 };
@@ -29,7 +34,8 @@ class PriceTable {
   // The prices Pharos ships with (public list prices of common models; see pricing.cc).
   static PriceTable builtIn();
 
-  // Adds or replaces the entries of a TOML file: [models."name"] input = 2.5, output = 10.
+  // Adds or replaces the entries of a TOML file: [models."name"] input = 2.5, output = 10, and
+  // optionally cached_input = 1.25, max_output_tokens = 16384.
   // kInvalidArgument naming the file, line and key when it is malformed.
   core::Status loadFile(const std::filesystem::path& path);
   core::Status loadToml(std::string_view text, std::string_view source_name);
@@ -43,8 +49,10 @@ class PriceTable {
   const ModelPrice* find(std::string_view model) const;
 
   // The cost of a call, or nullopt when the model has no price.
+  // `cached_prompt_tokens` are part of `prompt_tokens`.
   std::optional<Cost> cost(std::string_view model, std::int64_t prompt_tokens,
-                           std::int64_t completion_tokens) const;
+                           std::int64_t completion_tokens,
+                           std::int64_t cached_prompt_tokens = 0) const;
 
   std::size_t size() const { return prices_.size(); }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +29,20 @@ struct TraceLink {
 };
 
 TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::time_point start);
+
+// Tokens of a call: as the upstream reported them, or counted by Pharos when it reported none.
+struct CallUsage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t cached_prompt_tokens = 0;  // part of prompt_tokens
+  bool counted = false;                   // by Pharos's tokenizer, not reported
+};
+
+struct CallCost {
+  double prompt_usd = 0;
+  double completion_usd = 0;
+  double total() const { return prompt_usd + completion_usd; }
+};
 
 struct CallRecord {
   std::string workspace_id;
@@ -53,6 +69,15 @@ struct CallRecord {
   std::string request_body;   // JSON text as the client sent it
   std::string response_body;  // JSON text: the answer, the assembled stream, or the error
   std::vector<AttemptRecord> attempt_log;
+  // "none" (no cache for this call), "miss", "hit", "semantic-hit", "bypass" (x-pharos-cache).
+  std::string cache_status = "none";
+  std::optional<CallUsage> usage;
+  std::optional<CallCost> cost;  // nullopt: no price for the model; a cache hit costs 0
+  std::string policy;            // the input/output policy applied; "" when none
+  // Policy findings that did not refuse the call ("injection_phrase"), and what the output
+  // sanitizer redacted ("ssn" -> 2).
+  std::vector<std::string> flags;
+  std::map<std::string, unsigned> redactions;
 };
 
 class CallSink {

@@ -18,8 +18,6 @@ namespace json = boost::json;
 
 namespace {
 
-enum class Endpoint { kChat, kEmbeddings };
-
 std::string_view endpointName(Endpoint endpoint) {
   return endpoint == Endpoint::kChat ? "chat.completions" : "embeddings";
 }
@@ -114,11 +112,13 @@ std::string errorEvent(std::string_view message, std::string_view code) {
 }  // namespace
 
 struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
-  Impl(GatewayConfig c, GatewayOptions o, http::MetricsRegistry& metrics, std::vector<CallSink*> s)
+  Impl(GatewayConfig c, GatewayOptions o, http::MetricsRegistry& metrics, std::vector<CallSink*> s,
+       std::vector<std::unique_ptr<Stage>> st)
       : config(std::move(c)),
         options(std::move(o)),
         dispatcher(options.limits),
         sinks(std::move(s)),
+        stages(std::move(st)),
         requests(metrics.counter("pharos_gateway_requests_total",
                                  "Gateway calls by endpoint, model and outcome (success, error, "
                                  "static, cancelled)",
@@ -148,6 +148,7 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   GatewayOptions options;
   Dispatcher dispatcher;
   std::vector<CallSink*> sinks;
+  std::vector<std::unique_ptr<Stage>> stages;
   http::CounterFamily& requests;
   http::CounterFamily& errors;
   http::CounterFamily& attempts;
@@ -160,12 +161,16 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   http::Response models() const;
   http::Response staticAnswer(const std::string& model, const std::string& text, bool stream) const;
 
-  void finish(CallRecord&& record, const DispatchResult& result, std::string_view outcome) {
-    for (const AttemptRecord& attempt : result.log) {
+  // The call is over: the stages that saw it settle (in reverse order), then it is counted and
+  // handed to the sinks.
+  void complete(Call& call, std::size_t entered, std::string_view outcome) {
+    for (std::size_t i = entered; i-- > 0;) stages[i]->onComplete(call);
+    CallRecord& record = call.record;
+    for (const AttemptRecord& attempt : record.attempt_log) {
       attempts.with({attempt.target, attempt.error ? errorClassName(*attempt.error) : "ok"}).inc();
       upstream_latency.with({attempt.target}).observe(attempt.seconds);
     }
-    if (result.fallbacks > 0) fallbacks.with({record.model}).inc(result.fallbacks);
+    if (record.fallbacks > 0) fallbacks.with({record.model}).inc(record.fallbacks);
     requests.with({record.endpoint, record.model, outcome}).inc();
     if (!record.error_class.empty()) errors.with({record.model, record.error_class}).inc();
     overhead.with({}).observe(record.overhead_ms / 1000);
@@ -174,31 +179,43 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
     auto shared = std::make_shared<const CallRecord>(std::move(record));
     for (CallSink* sink : sinks) sink->record(shared);
   }
+
+  // The filters of a successful stream, nearest the upstream first.
+  std::vector<std::unique_ptr<StreamFilter>> streamFilters(Call& call, std::size_t entered) {
+    std::vector<std::unique_ptr<StreamFilter>> filters;
+    for (std::size_t i = entered; i-- > 0;) {
+      if (auto filter = stages[i]->streamFilter(call)) filters.push_back(std::move(filter));
+    }
+    return filters;
+  }
 };
 
-// Passes an upstream event stream to the client as it arrives; owns the exchange meanwhile.
+// Passes an event stream to the client as it arrives, through the stages' filters: from the
+// upstream (owning the exchange meanwhile) or from an answer a stage held.
 class StreamRelay {
  public:
   StreamRelay(std::shared_ptr<Gateway::Impl> gateway, std::shared_ptr<CallControl> control,
-              DispatchResult result, CallRecord record, Clock::time_point started,
-              std::chrono::milliseconds idle_timeout)
+              std::shared_ptr<Call> call, std::size_t entered, std::optional<DispatchResult> result,
+              std::string first_bytes, std::chrono::milliseconds idle_timeout)
       : gateway_(std::move(gateway)),
         control_(std::move(control)),
+        call_(std::move(call)),
+        entered_(entered),
         result_(std::move(result)),
-        record_(std::move(record)),
-        started_(started),
-        idle_timeout_(idle_timeout) {}
+        first_bytes_(std::move(first_bytes)),
+        idle_timeout_(idle_timeout),
+        filters_(gateway_->streamFilters(*call_, entered_)) {}
 
   asio::awaitable<void> run(http::StreamWriter& out) {
+    CallRecord& record = call_->record;
     // The message is assembled only when someone records it.
     StreamAssembler assembler(!gateway_->sinks.empty());
-    bool client_ok = co_await out.write(result_.body);
-    record_.ttft_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-    assembler.feed(result_.body);
+    bool client_ok = co_await pass(out, assembler, first_bytes_);
     std::optional<std::string> failure;
-    http::ClientExchange& exchange = *result_.exchange;
-    while (client_ok && !control_->cancelled()) {
-      const Clock::time_point deadline = std::min(result_.deadline, Clock::now() + idle_timeout_);
+    bool ended = result_ == std::nullopt;  // a held answer is whole
+    while (!ended && client_ok && !control_->cancelled()) {
+      http::ClientExchange& exchange = *result_->exchange;
+      const Clock::time_point deadline = std::min(result_->deadline, Clock::now() + idle_timeout_);
       control_->attach(&exchange);
       auto piece = co_await exchange.readSome(deadline);
       control_->attach(static_cast<http::ClientExchange*>(nullptr));
@@ -206,57 +223,96 @@ class StreamRelay {
         if (piece.error().code != core::ErrorCode::kCancelled) {
           failure = piece.error().code == core::ErrorCode::kTimeout
                         ? fmt::format("{} stopped sending the stream (no data within {} ms)",
-                                      record_.target, idle_timeout_.count())
-                        : fmt::format("{} broke off the stream: {}", record_.target,
+                                      record.target, idle_timeout_.count())
+                        : fmt::format("{} broke off the stream: {}", record.target,
                                       piece.error().message);
         }
         break;
       }
       if (piece->empty()) {
-        if (!assembler.sawDone() && !assembler.sawFinish() && !assembler.sawError()) {
-          failure = fmt::format("{} ended the stream before it was complete", record_.target);
+        if (!upstream_state_.sawDone() && !upstream_state_.sawFinish() &&
+            !upstream_state_.sawError()) {
+          failure = fmt::format("{} ended the stream before it was complete", record.target);
         }
+        ended = true;
         break;
       }
-      client_ok = co_await out.write(*piece);
-      assembler.feed(*piece);
+      std::string bytes(*piece);
+      client_ok = co_await pass(out, assembler, bytes);
+    }
+    if (ended && failure == std::nullopt && client_ok && !control_->cancelled()) {
+      // Whatever the filters still hold goes out now, each filter's tail through the next ones.
+      std::string tail;
+      for (auto& filter : filters_) {
+        if (!tail.empty()) filter->onData(tail);
+        filter->onEnd(tail);
+      }
+      if (!tail.empty()) {
+        assembler.feed(tail);
+        client_ok = co_await out.write(tail);
+      }
     }
     std::string outcome = "success";
     if (!client_ok || control_->cancelled()) {
-      exchange.cancel();  // the client is gone: stop the upstream generating for nobody
-      record_.error = "the client disconnected before the stream ended";
-      record_.error_class = "cancelled";
-      record_.status = 499;
+      if (result_) result_->exchange->cancel();  // the client is gone: stop the upstream
+      record.error = "the client disconnected before the stream ended";
+      record.error_class = "cancelled";
+      record.status = 499;
       outcome = "cancelled";
     } else if (failure) {
       // Never a normal finish: the client's SDK raises on an error event.
       const std::string event = errorEvent(*failure, "stream_interrupted");  // named: GCC 12
       (void)co_await out.write(event);
-      record_.error = *failure;
-      record_.error_class = "stream_interrupted";
+      record.error = *failure;
+      record.error_class = "stream_interrupted";
       outcome = "error";
-    } else if (assembler.sawError()) {
-      record_.error = fmt::format("{} sent an error event in the stream", record_.target);
-      record_.error_class = "upstream_error_event";
+    } else if (upstream_state_.sawError()) {
+      record.error = fmt::format("{} sent an error event in the stream", record.target);
+      record.error_class = "upstream_error_event";
       outcome = "error";
     }
-    record_.end = std::chrono::system_clock::now();
-    record_.response_body = json::serialize(assembler.assembled());
-    gateway_->finish(std::move(record_), result_, outcome);
+    record.end = std::chrono::system_clock::now();
+    record.response_body = json::serialize(assembler.assembled());
+    gateway_->complete(*call_, entered_, outcome);
   }
 
  private:
+  // One piece of the stream through the filters (which may change it) to the client. False once
+  // the client is gone. By reference: GCC 12 mishandles temporaries in co_await expressions.
+  asio::awaitable<bool> pass(http::StreamWriter& out, StreamAssembler& assembler,
+                             std::string& bytes) {
+    upstream_state_.feed(bytes);
+    for (auto& filter : filters_) {
+      if (bytes.empty()) break;
+      filter->onData(bytes);
+    }
+    if (bytes.empty()) co_return true;
+    const bool ok = co_await out.write(bytes);
+    if (!call_->record.ttft_seconds) {
+      call_->record.ttft_seconds =
+          std::chrono::duration<double>(Clock::now() - call_->started).count();
+    }
+    assembler.feed(bytes);
+    co_return ok;
+  }
+
   std::shared_ptr<Gateway::Impl> gateway_;
   std::shared_ptr<CallControl> control_;
-  DispatchResult result_;
-  CallRecord record_;
-  Clock::time_point started_;
+  std::shared_ptr<Call> call_;
+  std::size_t entered_;
+  std::optional<DispatchResult> result_;  // nullopt: the stream is first_bytes_, held by a stage
+  std::string first_bytes_;
   std::chrono::milliseconds idle_timeout_;
+  std::vector<std::unique_ptr<StreamFilter>> filters_;
+  StreamAssembler upstream_state_{false};  // [DONE], finish and error as the upstream sent them
 };
 
 asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endpoint endpoint) {
-  const Clock::time_point started = Clock::now();
-  CallRecord record;
+  auto call = std::make_shared<Call>();
+  call->started = Clock::now();
+  call->endpoint = endpoint;
+  call->request = &request;
+  CallRecord& record = call->record;
   record.start = std::chrono::system_clock::now();
   record.endpoint = std::string(endpointName(endpoint));
 
@@ -270,7 +326,8 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
   if (!parsed.is_object()) {
     co_return openAiError(400, "invalid_request_error", "the request body must be a JSON object");
   }
-  const json::object& fields = parsed.get_object();
+  call->fields = std::move(parsed.get_object());
+  const json::object& fields = call->fields;
   const json::value* model_value = fields.if_contains("model");
   if (model_value == nullptr || !model_value->is_string() || model_value->get_string().empty()) {
     co_return openAiError(400, "invalid_request_error",
@@ -308,7 +365,8 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
                     record.model, known.empty() ? "none" : known),
         "model_not_found", "model");
   }
-  CallPlan plan{std::move(*route)};
+  call->plan = CallPlan{std::move(*route)};
+  CallPlan& plan = call->plan;
   if (auto applied = applyOverrides(request, plan); !applied) {
     co_return openAiError(400, "invalid_request_error", applied.error().message);
   }
@@ -323,16 +381,74 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
   record.project = projectFor(request, options.default_project);
   record.link = traceLinkFor(request, record.start);
   record.stream = stream;
+  call->stream = stream;
+  call->body = body;
   if (!sinks.empty()) record.request_body = body;
 
   for (CallSink* sink : sinks) sink->received(record);
+
+  const Clock::time_point started = call->started;
+  const auto decorate = [&](http::Response& response, const DispatchResult* result) {
+    const Clock::duration upstream_time = result != nullptr ? result->upstream_time : Clock::duration{};
+    record.overhead_ms = millisecondsOf(Clock::now() - started - upstream_time);
+    response.header("x-pharos-attempts", std::to_string(record.attempts));
+    if (!record.target.empty()) response.header("x-pharos-target", record.target);
+    response.header("x-pharos-overhead-ms", formatMs(record.overhead_ms));
+    for (const auto& [name, value] : call->response_headers) response.header(name, value);
+  };
+
+  // The request phase: each stage may refuse the call or answer it from what it holds.
+  std::size_t entered = 0;
+  while (entered < stages.size()) {
+    Stage& stage = *stages[entered++];
+    std::optional<http::Response> refusal = co_await stage.onRequest(*call);
+    if (refusal) {
+      http::Response response = std::move(*refusal);
+      call->request = nullptr;
+      decorate(response, nullptr);
+      record.status = response.status;
+      if (record.error_class.empty()) record.error_class = std::string(stage.name());
+      if (!record.error) record.error = fmt::format("refused by the {} stage", stage.name());
+      record.response_body = response.body;
+      record.end = std::chrono::system_clock::now();
+      complete(*call, entered, "refused");
+      co_return response;
+    }
+    if (call->stored_answer) break;
+  }
+  call->request = nullptr;
+
+  if (call->stored_answer) {
+    StoredAnswer& answer = *call->stored_answer;
+    record.status = 200;
+    if (answer.stream) {
+      http::Response response = http::Response::eventStream(nullptr);
+      decorate(response, nullptr);
+      std::string events = std::move(answer.body);
+      auto relay = std::make_shared<StreamRelay>(shared_from_this(), std::make_shared<CallControl>(),
+                                                 call, entered, std::nullopt, std::move(events),
+                                                 plan.route.attempt_timeout);
+      response.stream = [relay](http::StreamWriter& out) { return relay->run(out); };
+      co_return response;
+    }
+    http::Response response;
+    response.status = 200;
+    response.content_type = answer.content_type;
+    response.body = std::move(answer.body);
+    for (std::size_t i = entered; i-- > 0;) stages[i]->onAnswer(*call, response.body);
+    decorate(response, nullptr);
+    if (!sinks.empty()) record.response_body = response.body;
+    record.end = std::chrono::system_clock::now();
+    complete(*call, entered, "success");
+    co_return response;
+  }
 
   auto control = std::make_shared<CallControl>();
   if (const auto& watch = request.disconnectWatch()) {
     watch->onGone([control] { control->cancel(); });
   }
-  DispatchResult result =
-      co_await dispatcher.dispatch(plan, endpointPath(endpoint), body, stream, started, *control);
+  DispatchResult result = co_await dispatcher.dispatch(plan, endpointPath(endpoint), call->body,
+                                                       stream, started, *control);
 
   record.attempts = result.attempts;
   record.fallbacks = result.fallbacks;
@@ -349,21 +465,16 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
     record.provider = last_tried->provider->name;
     record.upstream_model = last_tried->model;
   }
-  const auto decorate = [&](http::Response& response) {
-    record.overhead_ms = millisecondsOf(Clock::now() - started - result.upstream_time);
-    response.header("x-pharos-attempts", std::to_string(result.attempts));
-    if (!record.target.empty()) response.header("x-pharos-target", record.target);
-    response.header("x-pharos-overhead-ms", formatMs(record.overhead_ms));
-  };
 
   if (answered != nullptr && stream) {
     http::Response response = http::Response::eventStream(nullptr);
     response.head_with_first_write = true;  // the first bytes are in hand
     record.status = result.head.status;
-    decorate(response);
-    auto relay =
-        std::make_shared<StreamRelay>(shared_from_this(), control, std::move(result),
-                                      std::move(record), started, plan.route.attempt_timeout);
+    decorate(response, &result);
+    std::string first = std::move(result.body);
+    auto relay = std::make_shared<StreamRelay>(shared_from_this(), control, call, entered,
+                                               std::move(result), std::move(first),
+                                               plan.route.attempt_timeout);
     response.stream = [relay](http::StreamWriter& out) { return relay->run(out); };
     co_return response;
   }
@@ -374,14 +485,14 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
       response.content_type = std::string(type->value());
     }
     response.body = std::move(result.body);
-    decorate(response);
+    for (std::size_t i = entered; i-- > 0;) stages[i]->onAnswer(*call, response.body);
+    decorate(response, &result);
     record.status = response.status;
     if (!sinks.empty()) record.response_body = response.body;
     record.end = std::chrono::system_clock::now();
-    finish(std::move(record), result, "success");
+    complete(*call, entered, "success");
     co_return response;
   }
-
   // Every target failed (or the client left, or time ran out).
   http::Response response;
   std::string outcome = "error";
@@ -434,11 +545,11 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
                                                                      : "upstream_unavailable");
     }
   }
-  decorate(response);
+  decorate(response, &result);
   record.status = response.status;
   if (record.response_body.empty()) record.response_body = response.body;
   record.end = std::chrono::system_clock::now();
-  finish(std::move(record), result, outcome);
+  complete(*call, entered, outcome);
   co_return response;
 }
 
@@ -489,9 +600,13 @@ http::Response Gateway::Impl::models() const {
 }
 
 Gateway::Gateway(GatewayConfig config, GatewayOptions options, http::MetricsRegistry& metrics,
-                 std::vector<CallSink*> sinks)
+                 std::vector<CallSink*> sinks, std::vector<std::unique_ptr<Stage>> stages)
     : impl_(std::make_shared<Impl>(std::move(config), std::move(options), metrics,
-                                   std::move(sinks))) {}
+                                   std::move(sinks), std::move(stages))) {}
+
+void Call::setBody() {
+  body = json::serialize(fields);
+}
 
 Gateway::~Gateway() = default;
 

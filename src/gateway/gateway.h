@@ -12,6 +12,7 @@
 #include "gateway/call_record.h"
 #include "gateway/config.h"
 #include "gateway/dispatch.h"
+#include "gateway/stage.h"
 #include "http/metrics.h"
 #include "http/router.h"
 
@@ -24,9 +25,10 @@ struct GatewayOptions {
 
 class Gateway {
  public:
-  // `metrics` and the sinks must outlive the gateway.
+  // `metrics` and the sinks must outlive the gateway. Calls pass through `stages` in order
+  // (stage.h) before routing.
   Gateway(GatewayConfig config, GatewayOptions options, http::MetricsRegistry& metrics,
-          std::vector<CallSink*> sinks);
+          std::vector<CallSink*> sinks, std::vector<std::unique_ptr<Stage>> stages = {});
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
