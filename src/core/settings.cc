@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -160,10 +161,10 @@ struct DurationType {
     const auto parts = splitNumberAndUnit(text);
     if (!parts) return invalid(kExpected, text);
     if (parts->unit.empty()) {
-      return invalid(R"(a duration with a unit (ms, s, m or h), such as "10s")", text);
+      return invalid(R"(a duration with a unit (ms, s, m, h or d), such as "10s")", text);
     }
     static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+        {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
     const auto* found = std::find_if(std::begin(kUnits), std::end(kUnits),
                                      [&](const auto& u) { return u.first == parts->unit; });
     if (found == std::end(kUnits)) return invalid(kExpected, text);
@@ -184,11 +185,31 @@ struct DurationType {
   // The largest unit that divides exactly, so that 10000ms reads "10s" and parses back the same.
   std::string render(Value value) const {
     const auto ms = value.count();
+    if (ms != 0 && ms % 86'400'000 == 0) return tomlString(fmt::format("{}d", ms / 86'400'000));
     if (ms != 0 && ms % 3'600'000 == 0) return tomlString(fmt::format("{}h", ms / 3'600'000));
     if (ms != 0 && ms % 60'000 == 0) return tomlString(fmt::format("{}m", ms / 60'000));
     if (ms != 0 && ms % 1000 == 0) return tomlString(fmt::format("{}s", ms / 1000));
     return tomlString(fmt::format("{}ms", ms));
   }
+};
+
+// A decimal number within [min, max] (dollars, a similarity).
+struct DecimalType {
+  using Value = double;
+  double min = 0;
+  double max = 0;
+
+  Result<Value> parse(std::string_view text) const {
+    double n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(n) || n < min ||
+        n > max) {
+      return invalid(fmt::format("a number from {} to {}", min, max), text);
+    }
+    return n;
+  }
+
+  std::string render(Value n) const { return fmt::format("{}", n); }
 };
 
 struct CountType {
@@ -427,6 +448,8 @@ std::vector<SettingDef> makeRegistry() {
                                       {"info", LogLevel::kInfo},
                                       {"warn", LogLevel::kWarn},
                                       {"error", LogLevel::kError}}};
+  const EnumType<StateBackend> state_backend{
+      {{"memory", StateBackend::kMemory}, {"redis", StateBackend::kRedis}}};
   return {
       setting<&S::server, &Srv::listen>(
           "server.listen", ListenType{},
@@ -520,6 +543,75 @@ std::vector<SettingDef> makeRegistry() {
           "gateway.otlp_endpoint", TextType{},
           "OTLP/HTTP traces endpoint (http(s)://collector:4318/v1/traces) that the gateway's "
           "spans are exported to, batched; empty: no export."),
+      setting<&S::gateway, &GatewaySettings::policy>(
+          "gateway.policy", TextType{},
+          "The [gateway.policies.NAME] (input validation, output sanitization) applied to calls "
+          "whose model or API key names none; empty: none."),
+      setting<&S::cache, &CacheSettings::enabled>(
+          "cache.enabled", BoolType{},
+          "Answer a chat completion identical to an earlier one (same workspace, model and "
+          "request) from the cache; per request, x-pharos-cache: no-cache | no-store."),
+      setting<&S::cache, &CacheSettings::backend>(
+          "cache.backend", state_backend,
+          "memory (this process: LRU with a size bound) or redis (shared by every Pharos "
+          "process using the same redis.url)."),
+      setting<&S::cache, &CacheSettings::ttl>("cache.ttl", DurationType{},
+                                              "How long a cached answer is served."),
+      setting<&S::cache, &CacheSettings::max_bytes>(
+          "cache.max_bytes", SizeType{},
+          "Memory backend: the most the cached answers may hold; the least recently used go "
+          "first."),
+      setting<&S::cache, &CacheSettings::max_entries>(
+          "cache.max_entries", CountType{1, 100'000'000},
+          "Memory backend: the most answers kept."),
+      setting<&S::cache, &CacheSettings::semantic>(
+          "cache.semantic", BoolType{},
+          "Also answer a chat completion whose prompt means the same as a cached one (cosine "
+          "similarity of embeddings at least cache.semantic_threshold); needs "
+          "cache.semantic_model."),
+      setting<&S::cache, &CacheSettings::semantic_model>(
+          "cache.semantic_model", TextType{},
+          "The gateway model (or provider/model) that embeds prompts for the semantic cache."),
+      setting<&S::cache, &CacheSettings::semantic_threshold>(
+          "cache.semantic_threshold", DecimalType{0, 1},
+          "The least cosine similarity at which a cached prompt's answer is served."),
+      setting<&S::cache, &CacheSettings::semantic_max_entries>(
+          "cache.semantic_max_entries", CountType{1, 10'000'000},
+          "The most prompts the semantic cache keeps per workspace and model."),
+      setting<&S::limits, &LimitsSettings::backend>(
+          "limits.backend", state_backend,
+          "memory (this process) or redis (budgets and rate limits shared by every Pharos "
+          "process using the same redis.url)."),
+      setting<&S::limits, &LimitsSettings::max_cost_per_query>(
+          "limits.max_cost_per_query", DecimalType{0, 1e9},
+          "Refuse a call whose worst-case cost (counted prompt tokens, and max_tokens or the "
+          "model's output limit) is above this many USD; 0: no limit."),
+      setting<&S::limits, &LimitsSettings::key_budget_usd>(
+          "limits.key_budget_usd", DecimalType{0, 1e12},
+          "What each API key may spend per limits.budget_period, in USD; 0: no budget."),
+      setting<&S::limits, &LimitsSettings::user_budget_usd>(
+          "limits.user_budget_usd", DecimalType{0, 1e12},
+          "What each end user (the request's user field or x-pharos-user) may spend per "
+          "limits.budget_period, in USD; 0: no budget."),
+      setting<&S::limits, &LimitsSettings::budget_period>(
+          "limits.budget_period", DurationType{},
+          "The window budgets apply to (fixed windows from the Unix epoch: \"1d\" is a UTC day)."),
+      setting<&S::limits, &LimitsSettings::key_rpm>(
+          "limits.key_rpm", CountType{0, 100'000'000},
+          "Requests per minute each API key may make; 0: no limit."),
+      setting<&S::limits, &LimitsSettings::key_tpm>(
+          "limits.key_tpm", CountType{0, 4'000'000'000},
+          "Tokens (counted prompt tokens plus max_tokens) per minute each API key may use; 0: "
+          "no limit."),
+      setting<&S::limits, &LimitsSettings::default_max_output_tokens>(
+          "limits.default_max_output_tokens", CountType{1, 10'000'000},
+          "The answer size assumed for a request without max_tokens whose model's output limit "
+          "is unknown."),
+      setting<&S::redis, &RedisSettings::url>(
+          "redis.url", TextType{},
+          "The Redis server for the redis backends: redis://[:password@]host:port[/db]."),
+      setting<&S::redis, &RedisSettings::timeout>("redis.timeout", DurationType{},
+                                                  "How long one Redis command may take."),
       setting<&S::audit, &AuditSettings::enabled>(
           "audit.enabled", BoolType{},
           "Write the audit log: one hash-chained JSON line per gateway query received, "
@@ -704,6 +796,8 @@ std::string tomlSource(const std::string& file, const toml::key& key, const toml
 std::shared_ptr<const TomlTree>* openTable(Settings& settings, std::string_view path) {
   if (path == "gateway.providers") return &settings.gateway.providers;
   if (path == "gateway.models") return &settings.gateway.models;
+  if (path == "gateway.policies") return &settings.gateway.policies;
+  if (path == "gateway.keys") return &settings.gateway.keys;
   return nullptr;
 }
 
@@ -911,7 +1005,9 @@ std::string renderSettingsToml(const Settings& settings) {
     out += fmt::format("{} = {}\n", def.path.substr(dot + 1), def.render(settings));
   }
   for (const auto& [name, tree] : {std::pair{"providers", settings.gateway.providers},
-                                   std::pair{"models", settings.gateway.models}}) {
+                                   std::pair{"models", settings.gateway.models},
+                                   std::pair{"policies", settings.gateway.policies},
+                                   std::pair{"keys", settings.gateway.keys}}) {
     if (!tree) continue;
     std::ostringstream rendered;
     rendered << toml::table{{"gateway", toml::table{{name, *tree->table}}}};

@@ -40,6 +40,9 @@ enum class AuthMode {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
+// Where state shared by calls lives: in this process, or in Redis for several processes.
+enum class StateBackend { kMemory, kRedis };
+
 struct ServerSettings {
   ListenAddress listen;
   // The OTLP/gRPC receiver's own listener (gRPC needs HTTP/2); nullopt: switched off.
@@ -95,9 +98,42 @@ struct GatewaySettings {
   bool record_runs = true;
   // An OTLP/HTTP endpoint (".../v1/traces") the gateway's own spans are exported to; empty: none.
   std::string otlp_endpoint;
-  // [gateway.providers.NAME] and [gateway.models."NAME"] as parsed; the gateway validates them.
+  // The input/output policy of calls whose model and key name none; "": no policy.
+  std::string policy;
+  // [gateway.providers.NAME], [gateway.models."NAME"], [gateway.policies.NAME] and
+  // [gateway.keys."KEY_ID"] as parsed; the gateway validates them.
   std::shared_ptr<const TomlTree> providers;
   std::shared_ptr<const TomlTree> models;
+  std::shared_ptr<const TomlTree> policies;
+  std::shared_ptr<const TomlTree> keys;
+};
+
+struct CacheSettings {
+  bool enabled = false;  // the exact cache of chat completions
+  StateBackend backend = StateBackend::kMemory;
+  std::chrono::milliseconds ttl{3'600'000};
+  std::uint64_t max_bytes = 256ull * 1024 * 1024;  // memory backend
+  unsigned max_entries = 100'000;                  // memory backend
+  bool semantic = false;
+  std::string semantic_model;  // a gateway model (or provider/model) that makes embeddings
+  double semantic_threshold = 0.95;
+  unsigned semantic_max_entries = 10'000;  // per workspace and model
+};
+
+struct LimitsSettings {
+  StateBackend backend = StateBackend::kMemory;
+  double max_cost_per_query = 0;  // USD; 0: none
+  double key_budget_usd = 0;      // per API key and period; 0: none
+  double user_budget_usd = 0;     // per end user and period; 0: none
+  std::chrono::milliseconds budget_period{86'400'000};
+  unsigned key_rpm = 0;  // requests per minute per key; 0: none
+  unsigned key_tpm = 0;  // tokens per minute per key; 0: none
+  unsigned default_max_output_tokens = 4096;  // a request without max_tokens, unknown model
+};
+
+struct RedisSettings {
+  std::string url = "redis://127.0.0.1:6379";
+  std::chrono::milliseconds timeout{1000};
 };
 
 struct AuditSettings {
@@ -119,6 +155,9 @@ struct Settings {
   AuthSettings auth;
   TracingSettings tracing;
   GatewaySettings gateway;
+  CacheSettings cache;
+  LimitsSettings limits;
+  RedisSettings redis;
   AuditSettings audit;
   LogSettings log;
 

@@ -121,6 +121,7 @@ Metric& Family<Metric>::with(std::initializer_list<std::string_view> values) {
 }
 
 template class Family<Counter>;
+template class Family<FloatCounter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
@@ -129,6 +130,13 @@ CounterFamily& MetricsRegistry::counter(std::string name, std::string help,
   std::lock_guard lock(mutex_);
   return *counters_.emplace_back(
       std::make_unique<CounterFamily>(std::move(name), std::move(help), std::move(labels)));
+}
+
+FloatCounterFamily& MetricsRegistry::floatCounter(std::string name, std::string help,
+                                                  std::vector<std::string> labels) {
+  std::lock_guard lock(mutex_);
+  return *float_counters_.emplace_back(
+      std::make_unique<FloatCounterFamily>(std::move(name), std::move(help), std::move(labels)));
 }
 
 GaugeFamily& MetricsRegistry::gauge(std::string name, std::string help,
@@ -153,6 +161,13 @@ std::string MetricsRegistry::render() const {
   for (const auto& family : counters_) {
     out += familyHeader(*family, "counter");
     family->forEach([&](const std::vector<std::string>& values, const Counter& c) {
+      out += fmt::format("{}{} {}\n", family->name(), labelSet(family->labelNames(), values),
+                         c.value());
+    });
+  }
+  for (const auto& family : float_counters_) {
+    out += familyHeader(*family, "counter");
+    family->forEach([&](const std::vector<std::string>& values, const FloatCounter& c) {
       out += fmt::format("{}{} {}\n", family->name(), labelSet(family->labelNames(), values),
                          c.value());
     });

@@ -25,6 +25,16 @@ class Counter {
   std::atomic<std::uint64_t> value_{0};
 };
 
+// A counter of fractional amounts (dollars).
+class FloatCounter {
+ public:
+  void add(double amount) { value_.fetch_add(amount, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
 class Gauge {
  public:
   void add(std::int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
@@ -91,12 +101,15 @@ class Family {
 };
 
 using CounterFamily = Family<Counter>;
+using FloatCounterFamily = Family<FloatCounter>;
 using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
 
 class MetricsRegistry {
  public:
   CounterFamily& counter(std::string name, std::string help, std::vector<std::string> labels = {});
+  FloatCounterFamily& floatCounter(std::string name, std::string help,
+                                   std::vector<std::string> labels = {});
   GaugeFamily& gauge(std::string name, std::string help, std::vector<std::string> labels = {});
   HistogramFamily& histogram(std::string name, std::string help, std::vector<std::string> labels,
                              std::vector<double> bounds = defaultLatencyBuckets());
@@ -107,6 +120,7 @@ class MetricsRegistry {
  private:
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<CounterFamily>> counters_;
+  std::vector<std::unique_ptr<FloatCounterFamily>> float_counters_;
   std::vector<std::unique_ptr<GaugeFamily>> gauges_;
   std::vector<std::unique_ptr<HistogramFamily>> histograms_;
 };

@@ -228,6 +228,26 @@ const std::map<std::string, Sample>& samples() {
       {"gateway.record_runs", {"false", "false"}},
       {"gateway.otlp_endpoint",
        {"http://127.0.0.1:4318/v1/traces", R"("http://127.0.0.1:4318/v1/traces")"}},
+      {"gateway.policy", {"strict", R"("strict")"}},
+      {"cache.enabled", {"true", "true"}},
+      {"cache.backend", {"redis", R"("redis")"}},
+      {"cache.ttl", {"2d", R"("2d")"}},
+      {"cache.max_bytes", {"1GiB", "1073741824"}},
+      {"cache.max_entries", {"5000", "5000"}},
+      {"cache.semantic", {"true", "true"}},
+      {"cache.semantic_model", {"embedder", R"("embedder")"}},
+      {"cache.semantic_threshold", {"0.9", "0.9"}},
+      {"cache.semantic_max_entries", {"2000", "2000"}},
+      {"limits.backend", {"redis", R"("redis")"}},
+      {"limits.max_cost_per_query", {"0.1", "0.1"}},
+      {"limits.key_budget_usd", {"25", "25"}},
+      {"limits.user_budget_usd", {"2.5", "2.5"}},
+      {"limits.budget_period", {"30d", R"("30d")"}},
+      {"limits.key_rpm", {"600", "600"}},
+      {"limits.key_tpm", {"100000", "100000"}},
+      {"limits.default_max_output_tokens", {"8192", "8192"}},
+      {"redis.url", {"redis://10.0.0.5:6380/2", R"("redis://10.0.0.5:6380/2")"}},
+      {"redis.timeout", {"250ms", R"("250ms")"}},
       {"audit.enabled", {"true", "true"}},
       {"audit.dir", {"/var/log/pharos-audit", R"("/var/log/pharos-audit")"}},
       {"audit.max_file_bytes", {"16MiB", "16777216"}},
@@ -524,7 +544,7 @@ TEST_F(SettingsTest, DurationsParse) {
 
 TEST_F(SettingsTest, BadDurations) {
   const char* cases[] = {"",      "soon", "0s", "0ms",   "-1s", "10",     "1.5",
-                         "10sec", "10S",  "1d", "0.5ms", "s",   "1.0001s"};
+                         "10sec", "10S",  "1w", "0.5ms", "s",   "1.0001s"};
   for (const char* text : cases) {
     SCOPED_TRACE(text);
     const SettingsError e = flagError("store.busy_timeout", text);
@@ -710,7 +730,7 @@ TEST_F(SettingsTest, RenderIsTomlWithEverySettingInItsSection) {
   for (const SettingInfo& info : describeSettings()) {
     EXPECT_TRUE(parsed.at_path(info.path)) << info.path;
   }
-  EXPECT_EQ(parsed.size(), 8u);
+  EXPECT_EQ(parsed.size(), 11u);
   const std::size_t server = rendered.find("[server]"), data = rendered.find("[data]"),
                     store = rendered.find("[store]"), auth = rendered.find("[auth]"),
                     tracing = rendered.find("[tracing]"), gateway = rendered.find("[gateway]"),
@@ -720,7 +740,12 @@ TEST_F(SettingsTest, RenderIsTomlWithEverySettingInItsSection) {
   EXPECT_LT(store, auth);
   EXPECT_LT(auth, tracing);
   EXPECT_LT(tracing, gateway);
-  EXPECT_LT(gateway, audit);
+  const std::size_t cache = rendered.find("[cache]"), limits = rendered.find("[limits]"),
+                    redis = rendered.find("[redis]");
+  EXPECT_LT(gateway, cache);
+  EXPECT_LT(cache, limits);
+  EXPECT_LT(limits, redis);
+  EXPECT_LT(redis, audit);
   EXPECT_LT(audit, log);
   EXPECT_NE(log, std::string::npos);
   EXPECT_THAT(rendered, HasSubstr("max_body_bytes = 67108864\n"));
@@ -866,6 +891,26 @@ TEST(DescribeSettingsTest, ListsEverySettingOnce) {
                                              "gateway.project",
                                              "gateway.record_runs",
                                              "gateway.otlp_endpoint",
+                                             "gateway.policy",
+                                             "cache.enabled",
+                                             "cache.backend",
+                                             "cache.ttl",
+                                             "cache.max_bytes",
+                                             "cache.max_entries",
+                                             "cache.semantic",
+                                             "cache.semantic_model",
+                                             "cache.semantic_threshold",
+                                             "cache.semantic_max_entries",
+                                             "limits.backend",
+                                             "limits.max_cost_per_query",
+                                             "limits.key_budget_usd",
+                                             "limits.user_budget_usd",
+                                             "limits.budget_period",
+                                             "limits.key_rpm",
+                                             "limits.key_tpm",
+                                             "limits.default_max_output_tokens",
+                                             "redis.url",
+                                             "redis.timeout",
                                              "audit.enabled",
                                              "audit.dir",
                                              "audit.max_file_bytes",

@@ -37,6 +37,16 @@ TEST(MetricsTest, CounterRendersExactly) {
             "c_total{route=\"/b\",status=\"500\"} 1\n");
 }
 
+TEST(MetricsTest, FloatCounterAddsFractions) {
+  MetricsRegistry registry;
+  FloatCounterFamily& family = registry.floatCounter("cost_usd_total", "Dollars", {"model"});
+  family.with({"m"}).add(0.25);
+  family.with({"m"}).add(0.5);
+  EXPECT_EQ(registry.render(),
+            "# HELP cost_usd_total Dollars\n# TYPE cost_usd_total counter\n"
+            "cost_usd_total{model=\"m\"} 0.75\n");
+}
+
 TEST(MetricsTest, UnlabelledCounterHasNoBraces) {
   MetricsRegistry registry;
   registry.counter("plain_total", "Plain").with({}).inc(7);
