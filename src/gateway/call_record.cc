@@ -63,6 +63,16 @@ bool parseDottedOrder(std::string_view dotted, std::string& trace_id, std::strin
   }
   return !first;
 }
+// The dotted order of a run under the one whose dotted order is `parent`.
+std::string dottedChild(std::string_view parent, std::chrono::system_clock::time_point start,
+                        std::string_view run_id) {
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count();
+  const auto seconds =
+      std::chrono::system_clock::time_point(std::chrono::seconds(micros / 1'000'000));
+  return fmt::format("{}.{:%Y%m%dT%H%M%S}{:06d}Z{}", parent, seconds, micros % 1'000'000,
+                     run_id);
+}
 
 }  // namespace
 
@@ -77,12 +87,7 @@ TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::
     link.parent_run_id = parent;
     link.parent_span_hex = hexFromUuid(parent).substr(16);
     link.run_id = core::uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
-    const auto micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count();
-    const auto seconds =
-        std::chrono::system_clock::time_point(std::chrono::seconds(micros / 1'000'000));
-    link.dotted_order = fmt::format("{}.{:%Y%m%dT%H%M%S}{:06d}Z{}", *dotted, seconds,
-                                    micros % 1'000'000, link.run_id);
+    link.dotted_order = dottedChild(*dotted, start, link.run_id);
     return link;
   }
   if (auto header = request.header("traceparent");
@@ -97,6 +102,18 @@ TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::
   }
   link.trace_id = core::uuidFromHex(link.trace_hex);
   link.run_id = core::uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
+  return link;
+}
+
+TraceLink childLink(const TraceLink& parent, std::chrono::system_clock::time_point start) {
+  TraceLink link;
+  link.span_hex = core::toHex(core::randomBytes(8));
+  link.trace_hex = parent.trace_hex;
+  link.trace_id = parent.trace_id;
+  link.parent_span_hex = parent.span_hex;
+  link.parent_run_id = parent.run_id;
+  link.run_id = core::uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
+  if (parent.dotted_order) link.dotted_order = dottedChild(*parent.dotted_order, start, link.run_id);
   return link;
 }
 

@@ -30,6 +30,9 @@ struct TraceLink {
 
 TraceLink traceLinkFor(const http::Request& request, std::chrono::system_clock::time_point start);
 
+// A link for a call made on behalf of `parent`: same trace, a new span under it.
+TraceLink childLink(const TraceLink& parent, std::chrono::system_clock::time_point start);
+
 // Tokens of a call: as the upstream reported them, or counted by Pharos when it reported none.
 struct CallUsage {
   std::int64_t prompt_tokens = 0;
@@ -78,6 +81,10 @@ struct CallRecord {
   // sanitizer redacted ("ssn" -> 2).
   std::vector<std::string> flags;
   std::map<std::string, unsigned> redactions;
+  // The semantic cache: the similarity of the nearest cached prompt, when one was looked up.
+  std::optional<double> semantic_similarity;
+  // Calls the pipeline made for this one (the semantic cache's embedding): recorded under it.
+  std::vector<CallRecord> children;
 };
 
 class CallSink {

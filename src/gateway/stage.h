@@ -6,8 +6,11 @@
 // request, rewrite the answer or the event stream, and settle its accounts once the call is over.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +35,8 @@ struct StoredAnswer {
 
 // Everything the stages of one call share. Lives until the call is over (for a stream, until the
 // stream has ended), on the call's I/O thread only.
+class Stage;
+
 struct Call {
   // The client's request: valid during the request phase (Stage::onRequest) only.
   const http::Request* request = nullptr;
@@ -46,13 +51,30 @@ struct Call {
   Clock::time_point started;
   std::optional<StoredAnswer> stored_answer;  // set by a stage that answers the call itself
 
+  // Pharos's own count of the prompt's tokens, once someone needed it (countedPromptTokens).
+  std::optional<std::int64_t> counted_prompt_tokens;
+  // The usage stage asked the upstream for stream usage the client did not ask for.
+  bool strip_stream_usage = false;
+
   // Headers for the client's response (x-pharos-cache-status, ...), whatever the outcome.
   std::vector<std::pair<std::string, std::string>> response_headers;
+  // The call's I/O executor, for work a stage starts and does not wait for (a cache write).
+  asio::any_io_executor executor;
+
+  // What a stage keeps for this call between its phases (one T per stage).
+  template <class T>
+  T& stateOf(const Stage* stage) {
+    std::shared_ptr<void>& slot = stage_states_[stage];
+    if (!slot) slot = std::make_shared<T>();
+    return *static_cast<T*>(slot.get());
+  }
 
   // Serializes `fields` into `body` after a stage changed them.
   void setBody();
-};
 
+ private:
+  std::map<const Stage*, std::shared_ptr<void>> stage_states_;
+};
 // Rewrites one call's event stream on its way to the client.
 class StreamFilter {
  public:
