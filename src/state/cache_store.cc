@@ -57,14 +57,16 @@ class MemoryCache final : public CacheStore {
   asio::awaitable<void> put(std::string key, std::string value,
                             std::chrono::milliseconds ttl) override {
     const std::size_t bytes = key.size() + value.size();
-    if (ttl.count() <= 0 || bytes > max_entry_bytes_) co_return;
     Shard& shard = shardOf(key);
     std::uint64_t evicted = 0;
     {
       std::lock_guard lock(shard.mutex);
       const auto now = Clock::now();
+      // A newer value replaces the old one even when it is not kept itself: the old one is
+      // stale.
       auto it = shard.index.find(key);
       if (it != shard.index.end()) shard.erase(it->second);
+      if (ttl.count() <= 0 || bytes > max_entry_bytes_) co_return;
       // Expired entries go first, then the least recently used.
       while (!shard.lru.empty() &&
              (shard.bytes + bytes > shard.max_bytes || shard.lru.size() + 1 > shard.max_entries)) {

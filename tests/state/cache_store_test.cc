@@ -141,6 +141,11 @@ TEST_F(MemoryCacheTest, CountsBytesAndRefusesEntriesOverAnEighth) {
   const std::string big(100, 'x');          // with its 2-byte key: 102 bytes
   runOn(io_, put(*cache, "k1", big, 60s));
   EXPECT_EQ(runOn(io_, get(*cache, "k1")), std::nullopt);
+  // A value too large to keep still removes the older, now stale, value of its key.
+  runOn(io_, put(*cache, "k2", "small", 60s));
+  EXPECT_EQ(runOn(io_, get(*cache, "k2")), "small");
+  runOn(io_, put(*cache, "k2", big, 60s));
+  EXPECT_EQ(runOn(io_, get(*cache, "k2")), std::nullopt);
   const std::string value(98, 'v');  // 2 + 98 = 100 bytes: 8 of them fill the cache
   for (int i = 0; i < 8; ++i) runOn(io_, put(*cache, "e" + std::to_string(i), value, 60s));
   for (int i = 0; i < 8; ++i) {
