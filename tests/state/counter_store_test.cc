@@ -178,7 +178,7 @@ TYPED_TEST(CounterStoreTest, WindowsRollOverAndALateSettleStaysInItsWindow) {
   ASSERT_TRUE(first.admitted);
   auto refused = this->reserveOk("k", 1, 3, period);
   ASSERT_FALSE(refused.admitted);
-  EXPECT_GT(refused.retry_after, 200ms);  // aligned: most of the window is left
+  EXPECT_GT(refused.retry_after, 100ms);  // aligned: most of the window is left
   EXPECT_LE(refused.retry_after, period);
   std::this_thread::sleep_for(refused.retry_after + 10ms);
   // A new window: the old reservation, settled late and larger, does not charge it.
@@ -216,7 +216,7 @@ TYPED_TEST(CounterStoreTest, RateLimitRefusesWithARetryAfterThatIsHonoured) {
   }
   auto refused = this->acquireOk("rpm", 1, 5, window);
   ASSERT_FALSE(refused.admitted);
-  EXPECT_GT(refused.retry_after, 150ms);
+  EXPECT_GT(refused.retry_after, 100ms);  // less only if the machine stalled
   EXPECT_LE(refused.retry_after, 201ms);
   EXPECT_NEAR(refused.used_after, 5, 0.1);
   std::this_thread::sleep_for(refused.retry_after + 15ms);
@@ -232,7 +232,7 @@ TYPED_TEST(CounterStoreTest, RateLimitCountsTokens) {
   auto refused = this->acquireOk("tpm", 3000, 5000, window);
   ASSERT_FALSE(refused.admitted);
   // 1000 tokens must drain first: 200 ms.
-  EXPECT_GT(refused.retry_after, 150ms);
+  EXPECT_GT(refused.retry_after, 100ms);  // less only if the machine stalled
   EXPECT_LE(refused.retry_after, 201ms);
   EXPECT_TRUE(this->acquireOk("tpm", 1500, 5000, window).admitted);  // fits what is left
 }
