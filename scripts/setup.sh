@@ -11,6 +11,7 @@ packages=(
   libssl-dev zlib1g-dev libsqlite3-dev sqlite3
   libfmt-dev libtomlplusplus-dev libcli11-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev redis-server
   curl wrk
   libhnswlib-dev
 )
