@@ -227,7 +227,8 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
         fail(tree, path, node, "expected a table, got " + std::string(core::tomlTypeName(node)));
       rejectUnknownKeys(tree, path, *table,
                         {"targets", "retry", "attempt_timeout_s", "total_timeout_s",
-                         "first_token_timeout_s", "retry_on", "fallback_on", "static_response"});
+                         "first_token_timeout_s", "retry_on", "fallback_on", "static_response",
+                         "max_cost_per_query", "policy", "cache"});
       ModelRoute route;
       route.name = name;
       const toml::node* targets = table->get("targets");
@@ -272,7 +273,49 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
       if (const auto* n = table->get("static_response")) {
         route.static_response = requireString(tree, path + ".static_response", *n);
       }
+      if (const auto* n = table->get("max_cost_per_query")) {
+        route.max_cost_per_query = requireNumber(tree, path + ".max_cost_per_query", *n, 0, 1e9);
+      }
+      if (const auto* n = table->get("policy")) {
+        route.policy = requireString(tree, path + ".policy", *n);
+      }
+      if (const auto* n = table->get("cache")) {
+        const auto* flag = n->as_boolean();
+        if (flag == nullptr) {
+          fail(tree, path + ".cache", *n,
+               "expected true or false, got " + std::string(core::tomlTypeName(*n)));
+        }
+        route.cache = flag->get();
+      }
       config.models_.emplace(name, std::move(route));
+    }
+  }
+  if (settings.keys) {
+    const core::TomlTree& tree = *settings.keys;
+    for (const auto& [key, node] : *tree.table) {
+      const std::string path = fmt::format("gateway.keys.\"{}\"", key.str());
+      const auto* table = node.as_table();
+      if (table == nullptr)
+        fail(tree, path, node, "expected a table, got " + std::string(core::tomlTypeName(node)));
+      rejectUnknownKeys(tree, path, *table,
+                        {"budget_usd", "max_cost_per_query", "rpm", "tpm", "policy"});
+      KeyLimits limits;
+      if (const auto* n = table->get("budget_usd")) {
+        limits.budget_usd = requireNumber(tree, path + ".budget_usd", *n, 0, 1e12);
+      }
+      if (const auto* n = table->get("max_cost_per_query")) {
+        limits.max_cost_per_query = requireNumber(tree, path + ".max_cost_per_query", *n, 0, 1e9);
+      }
+      if (const auto* n = table->get("rpm")) {
+        limits.rpm = static_cast<unsigned>(requireNumber(tree, path + ".rpm", *n, 0, 1e8));
+      }
+      if (const auto* n = table->get("tpm")) {
+        limits.tpm = static_cast<unsigned>(requireNumber(tree, path + ".tpm", *n, 0, 4e9));
+      }
+      if (const auto* n = table->get("policy")) {
+        limits.policy = requireString(tree, path + ".policy", *n);
+      }
+      config.keys_.emplace(std::string(key.str()), std::move(limits));
     }
   }
   return config;

@@ -86,6 +86,18 @@ struct ModelRoute {
   ErrorClassSet fallback_on{ErrorClass::kRateLimit, ErrorClass::kServerError, ErrorClass::kTimeout,
                             ErrorClass::kConnection, ErrorClass::kMalformed};
   std::optional<std::string> static_response;
+  std::optional<double> max_cost_per_query;  // USD, over [limits] and the key's
+  std::string policy;                        // [gateway.policies.NAME]; "": the key's or default
+  bool cache = true;                         // false: never cached, whatever [cache] says
+};
+
+// [gateway.keys."KEY_ID"]: what one API key may do, over the [limits] defaults.
+struct KeyLimits {
+  std::optional<double> budget_usd;
+  std::optional<double> max_cost_per_query;
+  std::optional<unsigned> rpm;
+  std::optional<unsigned> tpm;
+  std::string policy;  // [gateway.policies.NAME] for this key's calls
 };
 
 class GatewayConfig {
@@ -100,11 +112,13 @@ class GatewayConfig {
   std::optional<ModelRoute> route(std::string_view model) const;
   const std::map<std::string, ModelRoute>& models() const { return models_; }
   const std::map<std::string, std::unique_ptr<Provider>>& providers() const { return providers_; }
+  const std::map<std::string, KeyLimits, std::less<>>& keys() const { return keys_; }
   bool empty() const { return providers_.empty(); }
 
  private:
   std::map<std::string, std::unique_ptr<Provider>> providers_;  // stable addresses
   std::map<std::string, ModelRoute> models_;
+  std::map<std::string, KeyLimits, std::less<>> keys_;
 };
 
 }  // namespace pharos::gateway
