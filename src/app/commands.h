@@ -44,4 +44,13 @@ int runsListCommand(const CommonOptions& options, const RunsListOptions& list);
 // line) when it is not.
 int auditVerifyCommand(const std::string& file);
 
+struct TokensOptions {
+  std::string encoding;  // cl100k_base, o200k_base
+  std::string model;     // used when encoding is empty
+  bool count = false;    // print counts instead of ids
+  bool json = false;     // each input line is a JSON string
+};
+// `pharos tokens`: one output line (token ids, space-separated, or the count) per stdin line.
+int tokensCommand(const TokensOptions& options);
+
 }  // namespace pharos::app

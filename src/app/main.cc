@@ -1,4 +1,5 @@
-// The `pharos` command: serve, version, config show, keys create|list|revoke.
+// The `pharos` command: serve, version, config show, keys create|list|revoke, runs list,
+// audit verify, tokens.
 // The only place that wires modules together.
 #include <fmt/format.h>
 #include <signal.h>
@@ -97,6 +98,15 @@ int main(int argc, char** argv) {
                    "an audit log file (audit.jsonl, audit-*.jsonl) or the directory holding them")
       ->required();
 
+  pharos::app::TokensOptions tokens_options;
+  auto* tokens = app.add_subcommand(
+      "tokens", "print the token ids (tiktoken's) of each line of standard input");
+  tokens->add_option("--encoding", tokens_options.encoding, "cl100k_base or o200k_base");
+  tokens->add_option("--model", tokens_options.model, "use this model's encoding, e.g. gpt-4o");
+  tokens->add_flag("--count", tokens_options.count, "print each line's token count instead");
+  tokens->add_flag("--json", tokens_options.json,
+                   "every input line is a JSON string (so a text can hold newlines)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -115,6 +125,7 @@ int main(int argc, char** argv) {
     if (*keys_revoke) return pharos::app::keysRevokeCommand(options, key_id);
     if (*runs_list) return pharos::app::runsListCommand(options, runs_list_options);
     if (*audit_verify) return pharos::app::auditVerifyCommand(audit_file);
+    if (*tokens) return pharos::app::tokensCommand(tokens_options);
   } catch (const pharos::core::SettingsError& e) {
     fmt::print(stderr, "pharos: configuration error: {}\n", e.what());
     fmt::print(stderr,
