@@ -268,11 +268,8 @@ asio::awaitable<std::optional<http::Response>> CacheStage::onRequest(Call& call)
 }
 
 void CacheStage::onAnswer(Call& call, std::string& body) {
-  if (call.endpoint != Endpoint::kChat || call.record.cache_status != "miss" &&
-                                              call.record.cache_status != "bypass") {
-    return;
-  }
-  if (call.stored_answer || body.size() > options_.max_answer_bytes) return;
+  if (call.endpoint != Endpoint::kChat || call.stored_answer) return;
+  if (body.size() > options_.max_answer_bytes) return;
   store(call, body, false);
 }
 

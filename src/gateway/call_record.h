@@ -85,6 +85,7 @@ struct CallRecord {
   std::optional<double> semantic_similarity;
   // Calls the pipeline made for this one (the semantic cache's embedding): recorded under it.
   std::vector<CallRecord> children;
+  bool internal = false;  // a call Pharos made itself (a child), not a client's query
 };
 
 class CallSink {

@@ -5,11 +5,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <charconv>
 
 #include "core/json_text.h"
 #include "gateway/openai_json.h"
 #include "gateway/stream_assembler.h"
+#include "gateway/usage_stage.h"
 #include "http/sse.h"
 
 namespace pharos::gateway {
@@ -112,13 +114,11 @@ std::string errorEvent(std::string_view message, std::string_view code) {
 }  // namespace
 
 struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
-  Impl(GatewayConfig c, GatewayOptions o, http::MetricsRegistry& metrics, std::vector<CallSink*> s,
-       std::vector<std::unique_ptr<Stage>> st)
+  Impl(GatewayConfig c, GatewayOptions o, http::MetricsRegistry& metrics, std::vector<CallSink*> s)
       : config(std::move(c)),
         options(std::move(o)),
         dispatcher(options.limits),
         sinks(std::move(s)),
-        stages(std::move(st)),
         requests(metrics.counter("pharos_gateway_requests_total",
                                  "Gateway calls by endpoint, model and outcome (success, error, "
                                  "static, cancelled)",
@@ -161,6 +161,30 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   http::Response models() const;
   http::Response staticAnswer(const std::string& model, const std::string& text, bool stream) const;
 
+  // The pipeline, in request order: limits first (a refused call costs nothing further), then
+  // usage (it must see what the cache serves to price it at zero), then the cache, nearest the
+  // upstream, so it stores the upstream's own bytes.
+  void buildStages(http::MetricsRegistry& metrics) {
+    if (!options.prices) options.prices = std::make_shared<economics::PriceTable>(economics::PriceTable::builtIn());
+    options.limits_options.keys = config.keys();
+    bool model_limits = false;
+    for (const auto& [name, route] : config.models()) model_limits |= route.max_cost_per_query.has_value();
+    if (options.counters && (options.limits_options.any() || model_limits)) {
+      stages.push_back(std::make_unique<LimitsStage>(options.limits_options, options.prices,
+                                                     options.counters, metrics));
+    }
+    stages.push_back(std::make_unique<UsageStage>(options.prices, metrics));
+    if (options.cache_store) {
+      Embedder embedder = [this](Call& call, const std::string& text) {
+        return embed(call, text);
+      };
+      stages.push_back(std::make_unique<CacheStage>(options.cache, options.cache_store,
+                                                    std::move(embedder), metrics));
+    }
+  }
+
+  asio::awaitable<core::Result<std::vector<float>>> embed(Call& call, const std::string& text);
+
   // The call is over: the stages that saw it settle (in reverse order), then it is counted and
   // handed to the sinks.
   void complete(Call& call, std::size_t entered, std::string_view outcome) {
@@ -176,8 +200,13 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
     overhead.with({}).observe(record.overhead_ms / 1000);
     if (record.ttft_seconds) ttft.with({record.model}).observe(*record.ttft_seconds);
     if (sinks.empty()) return;
+    std::vector<CallRecord> children = std::move(record.children);
     auto shared = std::make_shared<const CallRecord>(std::move(record));
     for (CallSink* sink : sinks) sink->record(shared);
+    for (CallRecord& child : children) {
+      auto shared_child = std::make_shared<const CallRecord>(std::move(child));
+      for (CallSink* sink : sinks) sink->record(shared_child);
+    }
   }
 
   // The filters of a successful stream, nearest the upstream first.
@@ -310,6 +339,7 @@ class StreamRelay {
 asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endpoint endpoint) {
   auto call = std::make_shared<Call>();
   call->started = Clock::now();
+  call->executor = co_await asio::this_coro::executor;
   call->endpoint = endpoint;
   call->request = &request;
   CallRecord& record = call->record;
@@ -600,9 +630,93 @@ http::Response Gateway::Impl::models() const {
 }
 
 Gateway::Gateway(GatewayConfig config, GatewayOptions options, http::MetricsRegistry& metrics,
-                 std::vector<CallSink*> sinks, std::vector<std::unique_ptr<Stage>> stages)
+                 std::vector<CallSink*> sinks)
     : impl_(std::make_shared<Impl>(std::move(config), std::move(options), metrics,
-                                   std::move(sinks), std::move(stages))) {}
+                                   std::move(sinks))) {
+  impl_->buildStages(metrics);
+}
+
+asio::awaitable<core::Result<std::vector<float>>> Gateway::Impl::embed(Call& call,
+                                                                       const std::string& text) {
+  const std::string& model = options.cache.semantic_model;
+  CallRecord child;
+  child.internal = true;
+  child.start = std::chrono::system_clock::now();
+  child.endpoint = "embeddings";
+  child.model = model;
+  child.workspace_id = call.record.workspace_id;
+  child.key_id = call.record.key_id;
+  child.user_id = call.record.user_id;
+  child.project = call.record.project;
+  child.link = childLink(call.record.link, child.start);
+  const std::string body =
+      json::serialize(json::object{{"model", model}, {"input", text}});
+  if (!sinks.empty()) child.request_body = body;
+  std::optional<ModelRoute> route = config.route(model);
+  if (!route) {
+    co_return core::Error::invalidArgument(
+        fmt::format("cache.semantic_model \"{}\" is not a gateway model", model));
+  }
+  const CallPlan plan{std::move(*route)};
+  CallControl control;
+  const Clock::time_point started = Clock::now();
+  auto dispatch = dispatcher.dispatch(plan, "/embeddings", body, false, started, control);
+  DispatchResult result = co_await std::move(dispatch);
+  child.end = std::chrono::system_clock::now();
+  child.attempts = result.attempts;
+  child.fallbacks = result.fallbacks;
+  child.attempt_log = result.log;
+  if (!result.log.empty()) child.target = result.log.back().target;
+  if (result.target != nullptr) {
+    child.provider = result.target->provider->name;
+    child.upstream_model = result.target->model;
+  }
+  std::optional<std::vector<float>> embedding;
+  if (result.target != nullptr) {
+    child.status = result.head.status;
+    child.response_body = result.body;
+    boost::system::error_code ec;
+    const json::value answer = json::parse(result.body, ec);
+    const json::object* object = !ec && answer.is_object() ? &answer.get_object() : nullptr;
+    const json::value* data = object != nullptr ? object->if_contains("data") : nullptr;
+    if (data != nullptr && data->is_array() && !data->get_array().empty() &&
+        data->get_array()[0].is_object()) {
+      const json::value* values = data->get_array()[0].get_object().if_contains("embedding");
+      if (values != nullptr && values->is_array()) {
+        embedding.emplace();
+        for (const json::value& v : values->get_array()) {
+          if (!v.is_number()) {
+            embedding.reset();
+            break;
+          }
+          embedding->push_back(static_cast<float>(v.to_number<double>()));
+        }
+      }
+    }
+    if (const json::value* usage = object != nullptr ? object->if_contains("usage") : nullptr;
+        usage != nullptr && usage->is_object()) {
+      child.usage = usageFromJson(usage->get_object());
+      if (child.usage) {
+        if (auto cost = options.prices->cost(child.upstream_model, child.usage->prompt_tokens, 0)) {
+          child.cost = CallCost{cost->prompt, 0};
+        }
+      }
+    }
+    if (!embedding) {
+      child.error = fmt::format("{} answered without an embedding", child.target);
+      child.error_class = "malformed";
+    }
+  } else {
+    child.status = result.failure ? result.failure->status : 504;
+    child.error = result.failure ? result.failure->message : "no answer within the deadline";
+    child.error_class =
+        result.failure ? std::string(errorClassName(result.failure->error_class)) : "timeout";
+  }
+  std::optional<std::string> error = child.error;
+  call.record.children.push_back(std::move(child));
+  if (!embedding) co_return core::Error::unavailable(*error);
+  co_return std::move(*embedding);
+}
 
 void Call::setBody() {
   body = json::serialize(fields);
