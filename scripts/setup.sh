@@ -12,6 +12,7 @@ packages=(
   libfmt-dev libtomlplusplus-dev libcli11-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
   curl wrk
+  python3  # src/tokens: converts npm tiktoken's rank files at build time
 )
 
 missing=()
