@@ -14,6 +14,7 @@ packages=(
   libhiredis-dev redis-server
   curl wrk
   libhnswlib-dev
+  python3  # src/tokens: converts npm tiktoken's rank files at build time
 )
 
 missing=()
