@@ -20,6 +20,9 @@
 #include "core/names.h"
 #include "core/time.h"
 #include "gateway/gateway.h"
+#include "state/cache_store.h"
+#include "state/counter_store.h"
+#include "state/redis_client.h"
 #include "http/server.h"
 #include "store/log/append_log.h"
 #include "store/sqlite/sqlite_store.h"
@@ -43,6 +46,54 @@ std::shared_ptr<store::sqlite::SqliteStore> openStore(const core::Settings& sett
                                          settings.data.dir.string(), opened.error().message));
   }
   return std::move(opened).value();
+}
+
+// The gateway's stages as the settings ask for them; `redis` is connected when a backend needs it.
+gateway::GatewayOptions gatewayOptions(const core::Settings& settings,
+                                       std::shared_ptr<const economics::PriceTable> prices,
+                                       std::shared_ptr<state::RedisClient>& redis) {
+  const auto redisClient = [&]() {
+    if (!redis) {
+      auto client = state::RedisClient::fromUrl(settings.redis.url, settings.redis.timeout);
+      if (!client) throw core::SettingsError("redis.url", "configuration", client.error().message);
+      redis = std::move(client).value();
+    }
+    return redis;
+  };
+  gateway::GatewayOptions options;
+  options.default_project = settings.gateway.project;
+  options.prices = std::move(prices);
+  const core::CacheSettings& cache = settings.cache;
+  if (cache.enabled) {
+    options.cache_store =
+        cache.backend == core::StateBackend::kRedis
+            ? state::makeRedisCache(redisClient(), "pharos:cache:")
+            : state::makeMemoryCache(cache.max_bytes, cache.max_entries);
+    options.cache = {.ttl = cache.ttl,
+                     .semantic = cache.semantic,
+                     .semantic_model = cache.semantic_model,
+                     .semantic_threshold = cache.semantic_threshold,
+                     .semantic_max_entries = cache.semantic_max_entries};
+    if (cache.semantic && cache.semantic_model.empty()) {
+      throw core::SettingsError("cache.semantic_model", "configuration",
+                                "the semantic cache needs an embedding model (a gateway model)");
+    }
+  } else if (cache.semantic) {
+    throw core::SettingsError("cache.semantic", "configuration",
+                              "the semantic cache needs cache.enabled = true");
+  }
+  const core::LimitsSettings& limits = settings.limits;
+  options.limits_options = {.max_cost_per_query = limits.max_cost_per_query,
+                            .key_budget_usd = limits.key_budget_usd,
+                            .user_budget_usd = limits.user_budget_usd,
+                            .budget_period = limits.budget_period,
+                            .key_rpm = limits.key_rpm,
+                            .key_tpm = limits.key_tpm,
+                            .default_max_output_tokens = limits.default_max_output_tokens};
+  options.counters = limits.backend == core::StateBackend::kRedis
+                         ? state::makeRedisCounters(redisClient(), "pharos:limits:")
+                         : state::makeMemoryCounters();
+  return options;
 }
 
 std::shared_ptr<const economics::PriceTable> loadPrices(const core::Settings& settings) {
@@ -157,7 +208,8 @@ int serveCommand(const CommonOptions& options) {
       .set(1);
   http::Router router;
   addOpsRoutes(router, store, metrics);
-  auto runs = std::make_shared<tracing::RunStore>(store->database(), loadPrices(settings));
+  const std::shared_ptr<const economics::PriceTable> prices = loadPrices(settings);
+  auto runs = std::make_shared<tracing::RunStore>(store->database(), prices);
   tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
   auto span_log =
       store::AppendLog::open({.dir = settings.data.dir / "otlp-log",
@@ -200,8 +252,11 @@ int serveCommand(const CommonOptions& options) {
     audit_sink = std::make_unique<GatewayAuditSink>(*audit_log, settings.audit.include_query_text);
     call_sinks.push_back(audit_sink.get());
   }
-  gateway::Gateway gateway(std::move(gateway_config), {.default_project = settings.gateway.project},
-                           metrics, call_sinks);
+  std::shared_ptr<state::RedisClient> redis;
+  gateway::GatewayOptions gateway_options =
+      gatewayOptions(settings, prices, redis);
+  gateway::Gateway gateway(std::move(gateway_config), std::move(gateway_options), metrics,
+                           call_sinks);
   gateway.addRoutes(router);
   auth::KeyAuthenticator authenticator(store, settings.auth, settings.keysRequired(), fallback,
                                        bootstrap);
@@ -227,6 +282,7 @@ int serveCommand(const CommonOptions& options) {
   otlp_grpc.shutdown(settings.server.shutdown_grace);
   server.shutdown();
   gateway.shutdown();
+  if (redis) redis->clear();
   recorder.stop();
   if (span_exporter) span_exporter->stop();
   if (audit_log) audit_log->close();

@@ -1,8 +1,5 @@
 #include "app/gateway_audit.h"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-
 #include "core/crypto.h"
 
 namespace pharos::app {
@@ -22,7 +19,7 @@ policy::AuditEvent common(const gateway::CallRecord& call, bool include_text) {
   e.query_sha256 = core::toHex(core::sha256(call.request_body));
   if (include_text) e.query_text = call.request_body;
   e.model = call.model;
-  e.cache_status = "none";  // no gateway cache yet
+  e.cache_status = call.cache_status;
   return e;
 }
 
@@ -42,20 +39,11 @@ policy::AuditEvent finishedEvent(const gateway::CallRecord& call, bool include_t
   e.target = call.target;
   e.latency_ms = std::chrono::duration<double, std::milli>(call.end - call.start).count();
   e.error_type = call.error_class;
-  boost::system::error_code ec;
-  const boost::json::value response = boost::json::parse(call.response_body, ec);
-  if (!ec && response.is_object()) {
-    if (const auto* usage = response.get_object().if_contains("usage");
-        usage != nullptr && usage->is_object()) {
-      const auto count = [&](std::string_view key) -> std::optional<std::int64_t> {
-        const auto* n = usage->get_object().if_contains(key);
-        if (n != nullptr && n->is_int64()) return n->get_int64();
-        return std::nullopt;
-      };
-      e.prompt_tokens = count("prompt_tokens");
-      e.completion_tokens = count("completion_tokens");
-    }
+  if (call.usage) {
+    e.prompt_tokens = call.usage->prompt_tokens;
+    e.completion_tokens = call.usage->completion_tokens;
   }
+  if (call.cost) e.cost_usd = call.cost->total();
   return e;
 }
 
@@ -69,12 +57,13 @@ void GatewayAuditSink::received(const gateway::CallRecord& call) {
   copy.request_body = call.request_body;
   copy.model = call.model;
   copy.start = call.start;
+  copy.cache_status = call.cache_status;
   log_.append(
       [copy = std::move(copy), include = include_text_] { return receivedEvent(copy, include); });
 }
 
 void GatewayAuditSink::record(std::shared_ptr<const gateway::CallRecord> call) {
-  // Parsing the answer for its token counts happens on the log's thread, not the I/O thread.
+  if (call->internal) return;  // calls Pharos made itself are not queries
   log_.append(
       [call = std::move(call), include = include_text_] { return finishedEvent(*call, include); });
 }

@@ -56,6 +56,33 @@ tracing::RunFields runForCall(const gateway::CallRecord& call) {
   if (call.stream) metadata["pharos_stream"] = true;
   if (call.static_response) metadata["pharos_static_response"] = true;
   if (!call.error_class.empty()) metadata["pharos_error_class"] = call.error_class;
+  if (call.cache_status != "none") metadata["pharos_cache_status"] = call.cache_status;
+  if (!call.policy.empty()) metadata["pharos_policy"] = call.policy;
+  if (!call.flags.empty()) {
+    json::array flags;
+    for (const std::string& flag : call.flags) flags.push_back(json::value(flag));
+    metadata["pharos_policy_flags"] = std::move(flags);
+  }
+  if (call.internal) metadata["pharos_internal"] = true;
+  if (call.usage) {
+    // LangSmith's usage_metadata: the run's tokens and cost as Pharos accounted them (the run
+    // store takes these over the answer's own usage).
+    const gateway::CallUsage& usage = *call.usage;
+    json::object usage_metadata{{"input_tokens", usage.prompt_tokens},
+                                {"output_tokens", usage.completion_tokens},
+                                {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
+    if (usage.cached_prompt_tokens > 0) {
+      usage_metadata["input_token_details"] =
+          json::object{{"cache_read", usage.cached_prompt_tokens}};
+    }
+    if (call.cost) {
+      usage_metadata["input_cost"] = call.cost->prompt_usd;
+      usage_metadata["output_cost"] = call.cost->completion_usd;
+      usage_metadata["total_cost"] = call.cost->total();
+    }
+    metadata["usage_metadata"] = std::move(usage_metadata);
+    if (usage.counted) metadata["pharos_tokens_counted"] = true;
+  }
   json::object figures;
   figures["status"] = call.status;
   figures["overhead_ms"] = call.overhead_ms;
@@ -71,6 +98,12 @@ tracing::RunFields runForCall(const gateway::CallRecord& call) {
     attempts.push_back(std::move(a));
   }
   figures["attempts"] = std::move(attempts);
+  if (call.semantic_similarity) figures["semantic_similarity"] = *call.semantic_similarity;
+  if (!call.redactions.empty()) {
+    json::object redactions;
+    for (const auto& [detector, count] : call.redactions) redactions[detector] = count;
+    figures["redactions"] = std::move(redactions);
+  }
   json::object invocation{{"model", call.upstream_model}, {"stream", call.stream}};
   run.extra = json::object{{"metadata", std::move(metadata)},
                            {"invocation_params", std::move(invocation)},
