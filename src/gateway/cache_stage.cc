@@ -73,7 +73,7 @@ std::string canonicalRequest(const json::object& fields) {
 std::string keyOf(const Call& call, const json::object& fields) {
   const std::string first_target =
       call.plan.route.targets.empty() ? std::string() : call.plan.route.targets.front().label;
-  std::string material = fmt::format("pharos-cache-v1\n{}\n{}\n{}\n", call.record.workspace_id,
+  std::string material = fmt::format("pharos-cache-v1\n{}\n{}\n{}\n", call.record.workspace_name,
                                      call.record.model, first_target);
   material += canonicalRequest(fields);
   return core::toHex(core::sha256(material));

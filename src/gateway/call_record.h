@@ -49,6 +49,9 @@ struct CallCost {
 
 struct CallRecord {
   std::string workspace_id;
+  // Shared state (cache, budgets in Redis) is keyed by name: several Pharos processes with their
+  // own stores agree on names, not on generated ids.
+  std::string workspace_name;
   std::string key_id;   // the Pharos API key that called; "" without one
   std::string user_id;  // the request's `user`, else the x-pharos-user header
   std::string project;

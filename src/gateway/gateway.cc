@@ -402,6 +402,7 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
   }
 
   record.workspace_id = request.identity().workspace_id;
+  record.workspace_name = request.identity().workspace_name;
   record.key_id = request.identity().key_id;
   if (const json::value* user = fields.if_contains("user"); user != nullptr && user->is_string()) {
     record.user_id = std::string(user->get_string());

@@ -177,7 +177,7 @@ asio::awaitable<std::optional<http::Response>> LimitsStage::onRequest(Call& call
   };
   const Budget budgets[] = {
       {"key_budget", "key:" + record.key_id, key_budget, "this API key"},
-      {"user_budget", fmt::format("user:{}:{}", record.workspace_id, record.user_id), user_budget,
+      {"user_budget", fmt::format("user:{}:{}", record.workspace_name, record.user_id), user_budget,
        "this user"},
   };
   for (const Budget& budget : budgets) {

@@ -42,6 +42,8 @@
 //                  non-empty), as some vLLM / Anthropic-compatible servers do, and send no
 //                  separate usage chunk
 //   body           send this (an object: as JSON; a string: as is) as the response body
+//   embedding      embeddings: this vector (an array of numbers) for every input, instead of
+//                  the deterministic one made from the text
 //
 // Stats: { requests, by_path, cancelled, completed, queued, last_request: {method, path, headers,
 // body}, log: [{ path, method, model, stream, headers, behaviour, started_at_ms, ended_at_ms,
@@ -346,7 +348,7 @@ export async function startFakeUpstream({ port = 0, models = DEFAULT_MODELS } = 
       const response = {
         object: 'list',
         data: inputs.map((x, index) => {
-          const v = embed(x.text, dimensions);
+          const v = Array.isArray(b.embedding) ? b.embedding : embed(x.text, dimensions);
           return {
             object: 'embedding',
             index,
