@@ -42,6 +42,7 @@ constexpr std::string_view kPatterns[kDetectorCount] = {
 constexpr std::size_t kMaxLength[kDetectorCount] = {11, 23, 64 + 1 + 100 + 1 + 24, 17, 75};
 constexpr std::size_t kBearerMaxLength = 6 + 4 + 64;
 constexpr std::size_t kMaxLanguage = 64;
+constexpr std::size_t kWindow = 64 * 1024;
 
 using CharTable = std::array<bool, 256>;
 
@@ -215,36 +216,37 @@ struct OutputSanitizer::Compiled {
       return n;
     }
     const std::size_t limit = final ? n : decidedLimit(text, pos);
-    constexpr std::size_t kMaxGroups = kDetectorCount + 1;
-    re2::StringPiece groups[kMaxGroups];
-    const int ngroups = static_cast<int>(group_detector.size()) + 1;
+    re2::StringPiece groups[1];
     const re2::StringPiece whole(text.data(), text.size());
     while (pos < limit) {
-      if (!combined->Match(whole, pos, n, RE2::UNANCHORED, groups, ngroups)) {
-        out.append(text.substr(pos, limit - pos));
-        pos = limit;
-        break;
+      // Search a window at a time: RE2's cost per call grows with the text it is given, and a
+      // start more than max_length before the window's end is decided inside it.
+      const std::size_t window_end = std::min(n, pos + kWindow);
+      const std::size_t window_limit =
+          window_end == n ? limit : std::min(limit, window_end - max_length - 1);
+      if (!combined->Match(whole, pos, window_end, RE2::UNANCHORED, groups, 1)) {
+        out.append(text.substr(pos, window_limit - pos));
+        pos = window_limit;
+        continue;
       }
       const std::size_t s = static_cast<std::size_t>(groups[0].data() - text.data());
-      if (s >= limit) {
-        out.append(text.substr(pos, limit - pos));
-        pos = limit;
-        break;
+      if (s >= window_limit) {
+        out.append(text.substr(pos, window_limit - pos));
+        pos = window_limit;
+        continue;
       }
-      std::size_t e = s + groups[0].size();
-      std::size_t group = 1;
-      while (group < static_cast<std::size_t>(ngroups) && groups[group].data() == nullptr) ++group;
+      // Which detector: the first (in kOrder) whose own pattern matches here and validates, as
+      // the alternation would pick it. Asking RE2 for the capture groups instead costs more: it
+      // runs the NFA over the combined program.
+      std::size_t e = 0;
       std::optional<Detector> found;
-      for (std::size_t g = group - 1; g < group_detector.size(); ++g) {
-        const Detector d = group_detector[g];
-        if (g != group - 1) {
-          // A fallback: the detectors after the one that failed validation, anchored here.
-          re2::StringPiece m;
-          if (!single[g]->Match(whole, s, n, RE2::ANCHOR_START, &m, 1)) continue;
-          e = s + m.size();
-        }
-        if (validate(d, text, s, e)) {
-          found = d;
+      const std::size_t end = std::min(n, s + max_length + 1);
+      for (std::size_t g = 0; g < group_detector.size(); ++g) {
+        re2::StringPiece m;
+        if (!single[g]->Match(whole, s, end, RE2::ANCHOR_START, &m, 1)) continue;
+        e = s + m.size();
+        if (validate(group_detector[g], text, s, e)) {
+          found = group_detector[g];
           break;
         }
       }
@@ -297,35 +299,40 @@ class FenceStage {
  public:
   explicit FenceStage(const Compiled& c) : c_(c) {}
 
+  // Works on views of the input: nothing is copied but a held block (a whole-text run over
+  // megabytes must stay linear).
   void feed(std::string_view input, std::string& out, Redactions& redactions) {
-    std::string joined;
     while (!input.empty()) {
       switch (mode_) {
         case Mode::kOutside:
         case Mode::kAllowed: {
-          std::string_view text = input;
           if (!pending_.empty()) {
-            joined = pending_ + std::string(input);
+            // Held backticks plus the input's first ones may make the fence.
+            const std::size_t need = 3 - pending_.size();
+            if (input.size() < need && input.find_first_not_of('`') == std::string_view::npos) {
+              pending_.append(input);
+              return;
+            }
+            if (input.substr(0, need) == std::string_view("```", need)) {
+              input.remove_prefix(need);
+              pending_.clear();
+              openOrClose(out);
+              break;
+            }
+            out.append(pending_);
             pending_.clear();
-            text = joined;
           }
-          const std::size_t at = text.find("```");
+          const std::size_t at = input.find("```");
           if (at == std::string_view::npos) {
             std::size_t keep = 0;
-            while (keep < 2 && keep < text.size() && text[text.size() - 1 - keep] == '`') ++keep;
-            out.append(text.substr(0, text.size() - keep));
-            pending_.assign(text.substr(text.size() - keep));
+            while (keep < 2 && keep < input.size() && input[input.size() - 1 - keep] == '`') ++keep;
+            out.append(input.substr(0, input.size() - keep));
+            pending_.assign(input.substr(input.size() - keep));
             return;
           }
-          if (mode_ == Mode::kAllowed) {
-            out.append(text.substr(0, at + 3));
-            mode_ = Mode::kOutside;
-          } else {
-            out.append(text.substr(0, at));
-            mode_ = Mode::kLanguage;
-            language_.clear();
-          }
-          input = advance(text, at + 3, joined);
+          out.append(input.substr(0, at));
+          input.remove_prefix(at + 3);
+          openOrClose(out);
           break;
         }
         case Mode::kLanguage: {
@@ -340,13 +347,31 @@ class FenceStage {
           break;
         }
         case Mode::kHeld: {
-          const std::size_t old = block_.size();
-          block_.append(input);
-          input = {};
-          const std::size_t from = std::max(body_start_, old >= 2 ? old - 2 : 0);
-          const std::size_t close = block_.find("```", from);
+          // The closing fence: straddling the held tail and the input, or inside the input.
+          std::size_t close = std::string::npos, consumed = 0;
+          std::size_t tail = 0;
+          while (tail < 2 && block_.size() - tail > body_start_ &&
+                 block_[block_.size() - 1 - tail] == '`') {
+            ++tail;
+          }
+          for (std::size_t k = tail; k >= 1 && close == std::string::npos; --k) {
+            if (input.substr(0, 3 - k) == std::string_view("```", 3 - k)) {
+              close = block_.size() - k;
+              block_.append(input.substr(0, 3 - k));
+              consumed = 3 - k;
+            }
+          }
+          if (close == std::string::npos) {
+            const std::size_t at = input.find("```");
+            if (at != std::string_view::npos) {
+              close = block_.size() + at;
+              block_.append(input.substr(0, at + 3));
+              consumed = at + 3;
+            }
+          }
           const std::size_t limit = c_.policy.max_code_block_bytes;
           if (close == std::string::npos) {
+            block_.append(input);
             if (block_.size() - 2 > limit) {
               // Too big to hold: removed (fail closed), and the rest of it is dropped.
               out.append(c_.policy.code_replacement);
@@ -365,32 +390,38 @@ class FenceStage {
             out.append(c_.policy.code_replacement);
             ++redactions.code_blocks;
           } else {
-            out.append(block_, 0, close + 3);
+            out.append(block_);
           }
-          joined = block_.substr(close + 3);
           block_.clear();
           language_.clear();
           mode_ = Mode::kOutside;
-          input = joined;
+          input.remove_prefix(consumed);
           break;
         }
         case Mode::kDropping: {
-          std::string_view text = input;
           if (ticks_ > 0) {
-            joined = std::string(ticks_, '`') + std::string(input);
-            text = joined;
-          }
-          const std::size_t at = text.find("```");
-          if (at == std::string_view::npos) {
+            const std::size_t need = 3 - ticks_;
+            if (input.substr(0, need) == std::string_view("```", need)) {
+              input.remove_prefix(need);
+              ticks_ = 0;
+              mode_ = Mode::kOutside;
+              break;
+            }
+            if (input.size() < need && input.find_first_not_of('`') == std::string_view::npos) {
+              ticks_ += input.size();
+              return;
+            }
             ticks_ = 0;
-            while (ticks_ < 2 && ticks_ < text.size() && text[text.size() - 1 - ticks_] == '`') {
+          }
+          const std::size_t at = input.find("```");
+          if (at == std::string_view::npos) {
+            while (ticks_ < 2 && ticks_ < input.size() && input[input.size() - 1 - ticks_] == '`') {
               ++ticks_;
             }
             return;
           }
-          ticks_ = 0;
+          input.remove_prefix(at + 3);
           mode_ = Mode::kOutside;
-          input = advance(text, at + 3, joined);
           break;
         }
       }
@@ -436,13 +467,15 @@ class FenceStage {
  private:
   enum class Mode { kOutside, kLanguage, kAllowed, kHeld, kDropping };
 
-  // text[from..], kept valid even when text points into `joined`.
-  static std::string_view advance(std::string_view text, std::size_t from, std::string& joined) {
-    if (!joined.empty() && text.data() == joined.data()) {
-      joined.erase(0, from);
-      return joined;
+  // A fence was found outside (it opens a block) or in an allowed block (it closes it).
+  void openOrClose(std::string& out) {
+    if (mode_ == Mode::kAllowed) {
+      out.append("```");
+      mode_ = Mode::kOutside;
+    } else {
+      mode_ = Mode::kLanguage;
+      language_.clear();
     }
-    return text.substr(from);
   }
 
   void endLanguage(std::string& out) {
