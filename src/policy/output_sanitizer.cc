@@ -1,0 +1,641 @@
+#include "policy/output_sanitizer.h"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+namespace pharos::policy {
+
+namespace {
+
+constexpr std::string_view kDetectorNames[kDetectorCount] = {"ssn", "card", "email", "phone",
+                                                             "api_key"};
+
+// The order detectors take in the combined alternation: at one start position the first that
+// matches wins (an email whose local part starts with digits is an email, not a phone).
+constexpr Detector kOrder[kDetectorCount] = {Detector::kEmail, Detector::kApiKey, Detector::kSsn,
+                                             Detector::kCard, Detector::kPhone};
+
+// Each pattern is ASCII and bounded: its longest match is kMaxLength[detector] bytes, which is what
+// lets a stream decide a match (or its absence) with bounded look-ahead. Keep the two in step.
+constexpr std::string_view kPatterns[kDetectorCount] = {
+    // ssn: 3-2-4 digits on word boundaries (area/group/serial validity is checked in code).
+    R"(\b\d{3}-\d{2}-\d{4}\b)",
+    // card: 13-19 digits, plain or grouped as cards print them (4-4-4-1..4[-1..3] with spaces
+    // or with dashes; Amex 4-6-5); Luhn is checked in code.
+    R"(\b(?:\d{13,19}|\d{4}(?: \d{4}){2} \d{1,4}(?: \d{1,3})?|\d{4}(?:-\d{4}){2}-\d{1,4}(?:-\d{1,3})?|)"
+    R"(\d{4}[ \-]\d{6}[ \-]\d{4,5})\b)",
+    // email
+    R"([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,100}\.[A-Za-z]{2,24}\b)",
+    // phone: NANP with optional +1, or E.164.
+    R"((?:\+1[ .\-]?)?(?:\([2-9]\d{2}\) ?|\b[2-9]\d{2}[ .\-])\d{3}[ .\-]\d{4}\b|\+[1-9]\d{7,14}\b)",
+    // api_key: provider key shapes. Caps keep the match bounded; longer keys are swallowed.
+    R"(\bsk-[A-Za-z0-9_\-]{20,64}|\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,64}|\bAKIA[0-9A-Z]{16}\b|)"
+    R"(\bgh[pousr]_[A-Za-z0-9]{36,64}|\bgithub_pat_[A-Za-z0-9_]{22,64}|)"
+    R"(\bxox[baprs]-[A-Za-z0-9\-]{10,64}|\bAIza[0-9A-Za-z_\-]{35}|)"
+    R"(\bBearer[ \t]{1,4}[A-Za-z0-9._~+/=\-]{20,64})",
+};
+// Longest possible match per detector (bytes). api_key: github_pat_ + 64 = 75.
+constexpr std::size_t kMaxLength[kDetectorCount] = {11, 23, 64 + 1 + 100 + 1 + 24, 17, 75};
+constexpr std::size_t kBearerMaxLength = 6 + 4 + 64;
+constexpr std::size_t kMaxLanguage = 64;
+constexpr std::size_t kWindow = 64 * 1024;
+
+using CharTable = std::array<bool, 256>;
+
+constexpr CharTable makeTable(std::string_view extra, bool digits, bool letters) {
+  CharTable t{};
+  for (unsigned c = 0; c < 256; ++c) {
+    const bool digit = c >= '0' && c <= '9';
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    t[c] = (digits && digit) || (letters && letter);
+  }
+  for (char c : extra) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+
+// Every byte any match of the detector can contain: a start whose run of such bytes ends inside
+// the buffer is decided.
+constexpr CharTable kClass[kDetectorCount] = {
+    makeTable("-", true, false),       // ssn
+    makeTable(" -", true, false),      // card
+    makeTable("._%+@-", true, true),   // email
+    makeTable(" ().+-", true, false),  // phone
+    makeTable("_-", true, true),       // api_key (but Bearer: below)
+};
+// Every byte a match of the detector can start with.
+constexpr CharTable kStart[kDetectorCount] = {
+    makeTable("", true, false),      // ssn
+    makeTable("", true, false),      // card
+    makeTable("._%+-", true, true),  // email
+    makeTable("(+", true, false),    // phone
+    makeTable("", false, true),      // api_key, Bearer included
+};
+constexpr CharTable kBearerToken = makeTable("._~+/=-", true, true);
+constexpr CharTable kKeyToken = makeTable("_-", true, true);
+constexpr CharTable kWord = makeTable("_", true, true);
+constexpr CharTable kLanguageChar = makeTable("_+#.-", true, true);
+
+bool in(const CharTable& table, char c) {
+  return table[static_cast<unsigned char>(c)];
+}
+
+bool luhn(std::string_view digits) {
+  int sum = 0;
+  bool twice = false;
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+    int d = *it - '0';
+    if (twice) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    twice = !twice;
+  }
+  return sum % 10 == 0;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view detectorName(Detector detector) {
+  return kDetectorNames[static_cast<std::size_t>(detector)];
+}
+
+std::uint64_t Redactions::total() const {
+  std::uint64_t sum = code_blocks;
+  for (auto n : by_detector) sum += n;
+  return sum;
+}
+
+Redactions& Redactions::operator+=(const Redactions& other) {
+  for (std::size_t i = 0; i < kDetectorCount; ++i) by_detector[i] += other.by_detector[i];
+  code_blocks += other.code_blocks;
+  return *this;
+}
+
+struct OutputSanitizer::Compiled {
+  OutputPolicy policy;
+  std::unique_ptr<RE2> combined;             // (d1)|(d2)|... over the enabled detectors, in kOrder
+  std::vector<Detector> group_detector;      // capture group i+1 -> detector
+  std::vector<std::unique_ptr<RE2>> single;  // the same detectors one by one (fallbacks)
+  std::size_t max_length = 0;
+  struct Rule {
+    std::string language;           // lower case; empty = any
+    std::unique_ptr<RE2> contains;  // null = every block
+  };
+  std::vector<Rule> rules;
+
+  // Decides, at a match of `d` over [s, e), whether it is one and where it ends (cards may end
+  // earlier: the longest Luhn-valid prefix). False: not a match of `d` here.
+  bool validate(Detector d, std::string_view text, std::size_t s, std::size_t& e) const {
+    if (d == Detector::kSsn) {
+      const std::string_view m = text.substr(s, e - s);
+      const int area = (m[0] - '0') * 100 + (m[1] - '0') * 10 + (m[2] - '0');
+      if (area == 0 || area == 666 || area >= 900) return false;
+      if (m.substr(4, 2) == "00" || m.substr(7, 4) == "0000") return false;
+      return true;
+    }
+    if (d != Detector::kCard) return true;
+    std::string digits;
+    std::vector<std::size_t> ends;  // end offset after each digit
+    for (std::size_t i = s; i < e; ++i) {
+      if (text[i] >= '0' && text[i] <= '9') {
+        digits.push_back(text[i]);
+        ends.push_back(i + 1);
+      }
+    }
+    for (std::size_t n = digits.size(); n >= 13; --n) {
+      const std::size_t end = ends[n - 1];
+      // A shorter card must still end on a word boundary (the next byte is a separator).
+      if (end != e && in(kWord, text[end])) continue;
+      if (luhn(std::string_view(digits).substr(0, n))) {
+        e = end;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The first start position in text[pos, n) whose match could still change with more input.
+  std::size_t decidedLimit(std::string_view text, std::size_t pos) const {
+    const std::size_t n = text.size();
+    std::size_t limit = n;
+    auto runStart = [&](const CharTable& table, std::size_t max_len) {
+      // Only the last max_len+1 bytes matter: an earlier start is decided by length alone.
+      const std::size_t floor = n > max_len ? n - max_len : 0;
+      std::size_t t = n;
+      while (t > floor && t > pos && in(table, text[t - 1])) --t;
+      return t;
+    };
+    // Bytes that cannot start a match are decided too.
+    auto firstStart = [&](std::size_t t, const CharTable& starts) {
+      while (t < n && !in(starts, text[t])) ++t;
+      return t;
+    };
+    for (std::size_t i = 0; i < kDetectorCount; ++i) {
+      const auto d = static_cast<Detector>(i);
+      if (!policy.on(d)) continue;
+      limit = std::min(limit, firstStart(runStart(kClass[i], kMaxLength[i]), kStart[i]));
+      if (d == Detector::kApiKey) {
+        // "Bearer<ws>token": the token's run, or the "Bearer" before 1-4 blanks before it.
+        std::size_t t = runStart(kBearerToken, kBearerMaxLength);
+        std::size_t b = t, blanks = 0;
+        while (b > pos && blanks < 5 && (text[b - 1] == ' ' || text[b - 1] == '\t')) --b, ++blanks;
+        if (blanks >= 1 && blanks <= 4 && b >= 6 && text.substr(b - 6, 6) == "Bearer") {
+          t = std::max(b - 6, n > kBearerMaxLength ? n - kBearerMaxLength : std::size_t{0});
+        }
+        limit = std::min(limit, firstStart(std::max(t, pos), kStart[i]));
+      }
+    }
+    return std::max(limit, pos);
+  }
+
+  // Redacts text[pos, n) into `out`, deciding only starts below the decided limit unless `final`.
+  // Returns where it stopped; `swallow` carries an unfinished long key across calls.
+  std::size_t scan(std::string_view text, std::size_t pos, bool final, std::string& out,
+                   Redactions& redactions, const CharTable*& swallow) const {
+    const std::size_t n = text.size();
+    if (swallow != nullptr) {
+      while (pos < n && in(*swallow, text[pos])) ++pos;
+      if (pos == n) return pos;
+      swallow = nullptr;
+    }
+    if (!combined) {
+      out.append(text.substr(pos));
+      return n;
+    }
+    const std::size_t limit = final ? n : decidedLimit(text, pos);
+    re2::StringPiece groups[1];
+    const re2::StringPiece whole(text.data(), text.size());
+    while (pos < limit) {
+      // Search a window at a time: RE2's cost per call grows with the text it is given, and a
+      // start more than max_length before the window's end is decided inside it.
+      const std::size_t window_end = std::min(n, pos + kWindow);
+      const std::size_t window_limit =
+          window_end == n ? limit : std::min(limit, window_end - max_length - 1);
+      if (!combined->Match(whole, pos, window_end, RE2::UNANCHORED, groups, 1)) {
+        out.append(text.substr(pos, window_limit - pos));
+        pos = window_limit;
+        continue;
+      }
+      const std::size_t s = static_cast<std::size_t>(groups[0].data() - text.data());
+      if (s >= window_limit) {
+        out.append(text.substr(pos, window_limit - pos));
+        pos = window_limit;
+        continue;
+      }
+      // Which detector: the first (in kOrder) whose own pattern matches here and validates, as
+      // the alternation would pick it. Asking RE2 for the capture groups instead costs more: it
+      // runs the NFA over the combined program.
+      std::size_t e = 0;
+      std::optional<Detector> found;
+      const std::size_t end = std::min(n, s + max_length + 1);
+      for (std::size_t g = 0; g < group_detector.size(); ++g) {
+        re2::StringPiece m;
+        if (!single[g]->Match(whole, s, end, RE2::ANCHOR_START, &m, 1)) continue;
+        e = s + m.size();
+        if (validate(group_detector[g], text, s, e)) {
+          found = group_detector[g];
+          break;
+        }
+      }
+      if (!found) {
+        out.append(text.substr(pos, s + 1 - pos));
+        pos = s + 1;
+        continue;
+      }
+      const auto index = static_cast<std::size_t>(*found);
+      out.append(text.substr(pos, s - pos));
+      out.append(policy.replacement[index]);
+      ++redactions.by_detector[index];
+      pos = e;
+      if (*found == Detector::kApiKey) {
+        const CharTable& table = text.substr(s, 6) == "Bearer" ? kBearerToken : kKeyToken;
+        while (pos < n && in(table, text[pos])) ++pos;
+        if (pos == n && !final) {
+          swallow = &table;
+          return pos;
+        }
+      }
+    }
+    if (final && pos < n) {
+      out.append(text.substr(pos));
+      pos = n;
+    }
+    return pos;
+  }
+
+  // Which rules police a block of this language (lower case).
+  bool policed(const std::string& language) const {
+    return std::any_of(rules.begin(), rules.end(),
+                       [&](const Rule& r) { return r.language.empty() || r.language == language; });
+  }
+  bool forbidden(const std::string& language, std::string_view body) const {
+    return std::any_of(rules.begin(), rules.end(), [&](const Rule& r) {
+      if (!r.language.empty() && r.language != language) return false;
+      return !r.contains ||
+             RE2::PartialMatch(re2::StringPiece(body.data(), body.size()), *r.contains);
+    });
+  }
+};
+
+namespace {
+
+using Compiled = OutputSanitizer::Compiled;
+
+// Stage 1: forbidden fenced code blocks. Outside a block it holds back at most two backticks.
+class FenceStage {
+ public:
+  explicit FenceStage(const Compiled& c) : c_(c) {}
+
+  // Works on views of the input: nothing is copied but a held block (a whole-text run over
+  // megabytes must stay linear).
+  void feed(std::string_view input, std::string& out, Redactions& redactions) {
+    while (!input.empty()) {
+      switch (mode_) {
+        case Mode::kOutside:
+        case Mode::kAllowed: {
+          if (!pending_.empty()) {
+            // Held backticks plus the input's first ones may make the fence.
+            const std::size_t need = 3 - pending_.size();
+            if (input.size() < need && input.find_first_not_of('`') == std::string_view::npos) {
+              pending_.append(input);
+              return;
+            }
+            if (input.substr(0, need) == std::string_view("```", need)) {
+              input.remove_prefix(need);
+              pending_.clear();
+              openOrClose(out);
+              break;
+            }
+            out.append(pending_);
+            pending_.clear();
+          }
+          const std::size_t at = input.find("```");
+          if (at == std::string_view::npos) {
+            std::size_t keep = 0;
+            while (keep < 2 && keep < input.size() && input[input.size() - 1 - keep] == '`') ++keep;
+            out.append(input.substr(0, input.size() - keep));
+            pending_.assign(input.substr(input.size() - keep));
+            return;
+          }
+          out.append(input.substr(0, at));
+          input.remove_prefix(at + 3);
+          openOrClose(out);
+          break;
+        }
+        case Mode::kLanguage: {
+          std::size_t i = 0;
+          while (i < input.size() && language_.size() < kMaxLanguage &&
+                 in(kLanguageChar, input[i])) {
+            language_.push_back(input[i++]);
+          }
+          input.remove_prefix(i);
+          if (input.empty() && language_.size() < kMaxLanguage) return;
+          endLanguage(out);
+          break;
+        }
+        case Mode::kHeld: {
+          // The closing fence: straddling the held tail and the input, or inside the input.
+          std::size_t close = std::string::npos, consumed = 0;
+          std::size_t tail = 0;
+          while (tail < 2 && block_.size() - tail > body_start_ &&
+                 block_[block_.size() - 1 - tail] == '`') {
+            ++tail;
+          }
+          for (std::size_t k = tail; k >= 1 && close == std::string::npos; --k) {
+            if (input.substr(0, 3 - k) == std::string_view("```", 3 - k)) {
+              close = block_.size() - k;
+              block_.append(input.substr(0, 3 - k));
+              consumed = 3 - k;
+            }
+          }
+          if (close == std::string::npos) {
+            const std::size_t at = input.find("```");
+            if (at != std::string_view::npos) {
+              close = block_.size() + at;
+              block_.append(input.substr(0, at + 3));
+              consumed = at + 3;
+            }
+          }
+          const std::size_t limit = c_.policy.max_code_block_bytes;
+          if (close == std::string::npos) {
+            block_.append(input);
+            if (block_.size() - 2 > limit) {
+              // Too big to hold: removed (fail closed), and the rest of it is dropped.
+              out.append(c_.policy.code_replacement);
+              ++redactions.code_blocks;
+              ticks_ = 0;
+              while (ticks_ < 2 && block_[block_.size() - 1 - ticks_] == '`') ++ticks_;
+              block_.clear();
+              language_.clear();
+              mode_ = Mode::kDropping;
+            }
+            return;
+          }
+          const std::string_view body =
+              std::string_view(block_).substr(body_start_, close - body_start_);
+          if (close > limit || c_.forbidden(lower(language_), body)) {
+            out.append(c_.policy.code_replacement);
+            ++redactions.code_blocks;
+          } else {
+            out.append(block_);
+          }
+          block_.clear();
+          language_.clear();
+          mode_ = Mode::kOutside;
+          input.remove_prefix(consumed);
+          break;
+        }
+        case Mode::kDropping: {
+          if (ticks_ > 0) {
+            const std::size_t need = 3 - ticks_;
+            if (input.substr(0, need) == std::string_view("```", need)) {
+              input.remove_prefix(need);
+              ticks_ = 0;
+              mode_ = Mode::kOutside;
+              break;
+            }
+            if (input.size() < need && input.find_first_not_of('`') == std::string_view::npos) {
+              ticks_ += input.size();
+              return;
+            }
+            ticks_ = 0;
+          }
+          const std::size_t at = input.find("```");
+          if (at == std::string_view::npos) {
+            while (ticks_ < 2 && ticks_ < input.size() && input[input.size() - 1 - ticks_] == '`') {
+              ++ticks_;
+            }
+            return;
+          }
+          input.remove_prefix(at + 3);
+          mode_ = Mode::kOutside;
+          break;
+        }
+      }
+    }
+  }
+
+  void finish(std::string& out, Redactions& redactions) {
+    switch (mode_) {
+      case Mode::kOutside:
+      case Mode::kAllowed:
+        out.append(pending_);
+        break;
+      case Mode::kLanguage:
+        endLanguage(out);
+        if (mode_ == Mode::kHeld) finish(out, redactions);
+        return;
+      case Mode::kHeld: {
+        // Unclosed at the end: judged on what came.
+        const std::string_view body = std::string_view(block_).substr(body_start_);
+        if (c_.forbidden(lower(language_), body)) {
+          out.append(c_.policy.code_replacement);
+          ++redactions.code_blocks;
+        } else {
+          out.append(block_);
+        }
+        break;
+      }
+      case Mode::kDropping:
+        break;
+    }
+    pending_.clear();
+    block_.clear();
+    language_.clear();
+    mode_ = Mode::kOutside;
+  }
+
+  std::size_t held() const {
+    if (mode_ == Mode::kHeld) return block_.size();
+    if (mode_ == Mode::kLanguage) return 3 + language_.size();
+    return pending_.size() + ticks_;
+  }
+
+ private:
+  enum class Mode { kOutside, kLanguage, kAllowed, kHeld, kDropping };
+
+  // A fence was found outside (it opens a block) or in an allowed block (it closes it).
+  void openOrClose(std::string& out) {
+    if (mode_ == Mode::kAllowed) {
+      out.append("```");
+      mode_ = Mode::kOutside;
+    } else {
+      mode_ = Mode::kLanguage;
+      language_.clear();
+    }
+  }
+
+  void endLanguage(std::string& out) {
+    if (c_.policed(lower(language_))) {
+      block_ = "```" + language_;
+      body_start_ = block_.size();
+      mode_ = Mode::kHeld;  // language_ stays: the verdict needs it
+    } else {
+      out.append("```").append(language_);
+      language_.clear();
+      mode_ = Mode::kAllowed;
+    }
+  }
+
+  const Compiled& c_;
+  Mode mode_ = Mode::kOutside;
+  std::string pending_;  // trailing backticks that may start a fence
+  std::string language_;
+  std::string block_;  // a held block, fences included
+  std::size_t body_start_ = 0;
+  std::size_t ticks_ = 0;  // kDropping: trailing backticks seen
+};
+
+}  // namespace
+
+struct OutputSanitizer::Stream::State {
+  std::shared_ptr<const Compiled> c;
+  std::optional<FenceStage> fence;
+  std::string buf;  // buf[0, context) is the byte before the held text (for \b)
+  std::size_t context = 0;
+  const CharTable* swallow = nullptr;
+  Redactions redactions;
+  std::string staged;
+  bool finished = false;
+
+  void pii(std::string_view input, bool final, std::string& out) {
+    buf.append(input);
+    const std::size_t stop = c->scan(buf, context, final, out, redactions, swallow);
+    if (stop > 0) {
+      buf.erase(0, stop - 1);
+      context = 1;
+    }
+  }
+};
+
+OutputSanitizer::Stream::Stream(const OutputSanitizer& sanitizer)
+    : state_(std::make_unique<State>()) {
+  state_->c = sanitizer.compiled_;
+  if (!state_->c->rules.empty()) state_->fence.emplace(*state_->c);
+}
+OutputSanitizer::Stream::~Stream() = default;
+OutputSanitizer::Stream::Stream(Stream&&) noexcept = default;
+OutputSanitizer::Stream& OutputSanitizer::Stream::operator=(Stream&&) noexcept = default;
+
+std::string OutputSanitizer::Stream::feed(std::string_view chunk) {
+  std::string out;
+  State& s = *state_;
+  if (s.finished || chunk.empty()) return out;
+  if (s.fence) {
+    s.staged.clear();
+    s.fence->feed(chunk, s.staged, s.redactions);
+    s.pii(s.staged, false, out);
+  } else {
+    s.pii(chunk, false, out);
+  }
+  return out;
+}
+
+std::string OutputSanitizer::Stream::finish() {
+  std::string out;
+  State& s = *state_;
+  if (s.finished) return out;
+  s.finished = true;
+  s.staged.clear();
+  if (s.fence) s.fence->finish(s.staged, s.redactions);
+  s.pii(s.staged, true, out);
+  s.buf.clear();
+  s.context = 0;
+  return out;
+}
+
+const Redactions& OutputSanitizer::Stream::redactions() const {
+  return state_->redactions;
+}
+
+std::size_t OutputSanitizer::Stream::held() const {
+  return state_->buf.size() - state_->context + (state_->fence ? state_->fence->held() : 0);
+}
+
+OutputSanitizer::OutputSanitizer(std::shared_ptr<const Compiled> compiled)
+    : compiled_(std::move(compiled)) {}
+
+core::Result<OutputSanitizer> OutputSanitizer::compile(const OutputPolicy& policy) {
+  auto c = std::make_shared<Compiled>();
+  c->policy = policy;
+  RE2::Options options;
+  options.set_encoding(RE2::Options::EncodingLatin1);  // byte patterns; UTF-8 passes through
+  options.set_max_mem(64 << 20);                       // room for the DFA of the combined pattern
+  options.set_log_errors(false);
+  std::string combined;
+  for (Detector d : kOrder) {
+    if (!policy.on(d)) continue;
+    const auto i = static_cast<std::size_t>(d);
+    if (!combined.empty()) combined += '|';
+    combined += fmt::format("({})", kPatterns[i]);
+    c->group_detector.push_back(d);
+    c->max_length = std::max(c->max_length, kMaxLength[i]);
+    auto one = std::make_unique<RE2>(std::string(kPatterns[i]), options);
+    if (!one->ok()) return core::Error::internal("detector " + std::string(detectorName(d)));
+    c->single.push_back(std::move(one));
+  }
+  if (!combined.empty()) {
+    c->combined = std::make_unique<RE2>(combined, options);
+    if (!c->combined->ok())
+      return core::Error::internal("combined detectors: " + c->combined->error());
+  }
+  RE2::Options rule_options;
+  rule_options.set_dot_nl(true);
+  rule_options.set_log_errors(false);
+  for (std::size_t i = 0; i < policy.forbidden_code.size(); ++i) {
+    const auto& rule = policy.forbidden_code[i];
+    Compiled::Rule compiled{lower(rule.language), nullptr};
+    if (!rule.contains.empty()) {
+      compiled.contains = std::make_unique<RE2>(rule.contains, rule_options);
+      if (!compiled.contains->ok()) {
+        return core::Error::invalidArgument(
+            fmt::format("forbidden_code[{}].contains: invalid regular expression \"{}\": {}", i,
+                        rule.contains, compiled.contains->error()));
+      }
+    }
+    c->rules.push_back(std::move(compiled));
+  }
+  return OutputSanitizer(std::move(c));
+}
+
+std::string OutputSanitizer::sanitize(std::string_view text, Redactions* redactions) const {
+  Redactions local;
+  Redactions& counts = redactions != nullptr ? *redactions : local;
+  std::string out;
+  out.reserve(text.size());
+  const CharTable* swallow = nullptr;
+  if (compiled_->rules.empty()) {
+    compiled_->scan(text, 0, true, out, counts, swallow);
+    return out;
+  }
+  FenceStage fence(*compiled_);
+  std::string staged;
+  staged.reserve(text.size());
+  fence.feed(text, staged, counts);
+  fence.finish(staged, counts);
+  compiled_->scan(staged, 0, true, out, counts, swallow);
+  return out;
+}
+
+std::size_t OutputSanitizer::maxHoldback() const {
+  return compiled_->max_length + (compiled_->rules.empty() ? 0 : 2);
+}
+
+const OutputPolicy& OutputSanitizer::policy() const {
+  return compiled_->policy;
+}
+
+}  // namespace pharos::policy
