@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/toml_tree.h"
+#include "policy/policy_config.h"
 
 namespace pharos::gateway {
 
@@ -23,6 +24,21 @@ std::string sourceOf(const core::TomlTree& tree, const toml::node& node) {
 [[noreturn]] void fail(const core::TomlTree& tree, const std::string& path, const toml::node& node,
                        std::string reason) {
   throw core::SettingsError(path, sourceOf(tree, node), std::move(reason));
+}
+
+// The policy parsers report "key: reason (from file:line)": kept as the key, reason and source
+// they name.
+[[noreturn]] void failPolicy(const core::TomlTree& tree, const std::string& where,
+                             const toml::node& node, const std::string& message) {
+  const std::size_t colon = message.find(": ");
+  const std::size_t from = message.rfind(" (from ");
+  if (colon != std::string::npos && from != std::string::npos && from > colon &&
+      message.back() == ')' && message.find(' ') > colon) {
+    throw core::SettingsError(message.substr(0, colon),
+                              message.substr(from + 7, message.size() - from - 8),
+                              message.substr(colon + 2, from - colon - 2));
+  }
+  fail(tree, where, node, message);
 }
 
 void rejectUnknownKeys(const core::TomlTree& tree, const std::string& path,
@@ -290,6 +306,64 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
       config.models_.emplace(name, std::move(route));
     }
   }
+  if (settings.policies) {
+    const core::TomlTree& tree = *settings.policies;
+    for (const auto& [key, node] : *tree.table) {
+      const std::string name(key.str());
+      const std::string path = fmt::format("gateway.policies.{}", name);
+      const auto* table = node.as_table();
+      if (table == nullptr)
+        fail(tree, path, node, "expected a table, got " + std::string(core::tomlTypeName(node)));
+      rejectUnknownKeys(tree, path, *table, {"input", "output"});
+      GatewayPolicy policy;
+      policy.name = name;
+      for (std::string_view part : {"input", "output"}) {
+        const toml::node* sub = table->get(part);
+        if (sub == nullptr) continue;
+        const std::string where = fmt::format("{}.{}", path, part);
+        const auto* sub_table = sub->as_table();
+        if (sub_table == nullptr) {
+          fail(tree, where, *sub, "expected a table, got " + std::string(core::tomlTypeName(*sub)));
+        }
+        if (part == "input") {
+          auto parsed = policy::parseInputPolicy(*sub_table, where);
+          if (!parsed) failPolicy(tree, where, *sub, parsed.error().message);
+          auto compiled = policy::InputValidator::compile(*parsed);
+          if (!compiled) failPolicy(tree, where, *sub, compiled.error().message);
+          policy.input = std::move(compiled).value();
+        } else {
+          auto parsed = policy::parseOutputPolicy(*sub_table, where);
+          if (!parsed) failPolicy(tree, where, *sub, parsed.error().message);
+          auto compiled = policy::OutputSanitizer::compile(*parsed);
+          if (!compiled) failPolicy(tree, where, *sub, compiled.error().message);
+          policy.output =
+              std::make_shared<const policy::OutputSanitizer>(std::move(compiled).value());
+        }
+      }
+      config.policies_.emplace(name, std::move(policy));
+    }
+  }
+  const auto requirePolicy = [&](const std::string& name, const std::string& path,
+                                 const core::TomlTree* tree, const toml::node* node) {
+    if (name.empty() || config.policies_.contains(name)) return;
+    std::string known;
+    for (const auto& [p, _] : config.policies_) known += (known.empty() ? "" : ", ") + p;
+    const std::string reason = fmt::format("no policy \"{}\" in [gateway.policies] (configured: {})",
+                                           name, known.empty() ? "none" : known);
+    if (tree != nullptr && node != nullptr) fail(*tree, path, *node, reason);
+    throw core::SettingsError(path, "configuration", reason);
+  };
+  config.default_policy_ = settings.policy;
+  requirePolicy(settings.policy, "gateway.policy", nullptr, nullptr);
+  if (settings.models) {
+    for (const auto& [name, route] : config.models_) {
+      const toml::node* model = settings.models->table->get(name);
+      const toml::node* node =
+          model != nullptr && model->is_table() ? model->as_table()->get("policy") : nullptr;
+      requirePolicy(route.policy, fmt::format("gateway.models.\"{}\".policy", name),
+                    settings.models.get(), node);
+    }
+  }
   if (settings.keys) {
     const core::TomlTree& tree = *settings.keys;
     for (const auto& [key, node] : *tree.table) {
@@ -315,10 +389,23 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
       if (const auto* n = table->get("policy")) {
         limits.policy = requireString(tree, path + ".policy", *n);
       }
+      requirePolicy(limits.policy, path + ".policy", &tree, table->get("policy"));
       config.keys_.emplace(std::string(key.str()), std::move(limits));
     }
   }
   return config;
+}
+
+const GatewayPolicy* GatewayConfig::policyFor(std::string_view key_id,
+                                              const ModelRoute& route) const {
+  std::string_view name = default_policy_;
+  if (!route.policy.empty()) name = route.policy;
+  if (auto key = keys_.find(key_id); key != keys_.end() && !key->second.policy.empty()) {
+    name = key->second.policy;
+  }
+  if (name.empty()) return nullptr;
+  auto it = policies_.find(name);
+  return it == policies_.end() ? nullptr : &it->second;
 }
 
 std::optional<ModelRoute> GatewayConfig::route(std::string_view model) const {

@@ -17,6 +17,8 @@
 #include "core/secret.h"
 #include "core/settings.h"
 #include "http/client.h"
+#include "policy/input_validation.h"
+#include "policy/output_sanitizer.h"
 
 namespace pharos::gateway {
 
@@ -91,6 +93,13 @@ struct ModelRoute {
   bool cache = true;                         // false: never cached, whatever [cache] says
 };
 
+// [gateway.policies.NAME]: what calls may ask (input) and what answers may say (output).
+struct GatewayPolicy {
+  std::string name;
+  std::optional<policy::InputValidator> input;
+  std::shared_ptr<const policy::OutputSanitizer> output;  // null: answers pass as they are
+};
+
 // [gateway.keys."KEY_ID"]: what one API key may do, over the [limits] defaults.
 struct KeyLimits {
   std::optional<double> budget_usd;
@@ -113,12 +122,18 @@ class GatewayConfig {
   const std::map<std::string, ModelRoute>& models() const { return models_; }
   const std::map<std::string, std::unique_ptr<Provider>>& providers() const { return providers_; }
   const std::map<std::string, KeyLimits, std::less<>>& keys() const { return keys_; }
+  // The policy of a call: its key's, else its model's, else the default (gateway.policy); null
+  // when none applies.
+  const GatewayPolicy* policyFor(std::string_view key_id, const ModelRoute& route) const;
+  bool hasPolicies() const { return !policies_.empty(); }
   bool empty() const { return providers_.empty(); }
 
  private:
   std::map<std::string, std::unique_ptr<Provider>> providers_;  // stable addresses
   std::map<std::string, ModelRoute> models_;
   std::map<std::string, KeyLimits, std::less<>> keys_;
+  std::map<std::string, GatewayPolicy, std::less<>> policies_;
+  std::string default_policy_;
 };
 
 }  // namespace pharos::gateway

@@ -11,6 +11,7 @@
 #include "core/json_text.h"
 #include "gateway/openai_json.h"
 #include "gateway/stream_assembler.h"
+#include "gateway/policy_stage.h"
 #include "gateway/usage_stage.h"
 #include "http/sse.h"
 
@@ -161,10 +162,13 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   http::Response models() const;
   http::Response staticAnswer(const std::string& model, const std::string& text, bool stream) const;
 
-  // The pipeline, in request order: limits first (a refused call costs nothing further), then
+  // The pipeline, in request order: the input policy first (nothing else sees a refused or
+  // unstripped prompt; its sanitizer, last on the way back, sees what every other stage passes
+  // on), then limits (a refused call costs nothing further), then
   // usage (it must see what the cache serves to price it at zero), then the cache, nearest the
   // upstream, so it stores the upstream's own bytes.
   void buildStages(http::MetricsRegistry& metrics) {
+    if (config.hasPolicies()) stages.push_back(std::make_unique<PolicyStage>(config, metrics));
     if (!options.prices) options.prices = std::make_shared<economics::PriceTable>(economics::PriceTable::builtIn());
     options.limits_options.keys = config.keys();
     bool model_limits = false;

@@ -26,6 +26,14 @@ core::GatewaySettings gatewaySettings(std::string_view text) {
   if (const auto* models = (*gateway)["models"].as_table()) {
     settings.models = std::make_shared<core::TomlTree>(core::TomlTree{"pharos.toml", root, models});
   }
+  if (const auto* policies = (*gateway)["policies"].as_table()) {
+    settings.policies =
+        std::make_shared<core::TomlTree>(core::TomlTree{"pharos.toml", root, policies});
+  }
+  if (const auto* keys = (*gateway)["keys"].as_table()) {
+    settings.keys = std::make_shared<core::TomlTree>(core::TomlTree{"pharos.toml", root, keys});
+  }
+  if (const auto* policy = (*gateway)["policy"].as_string()) settings.policy = policy->get();
   return settings;
 }
 
@@ -169,6 +177,99 @@ TEST(GatewayConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_THAT(errorOf("[gateway.providers.p]\nbase_url = \"http://x\"\n[gateway.models.m]\n"
                       "targets = [\"p/a\"]\nretry = { min_wait_s = 5, max_wait_s = 1 }\n"),
               HasSubstr("max_wait_s (1) is below min_wait_s (5)"));
+}
+
+TEST(GatewayConfig, PoliciesKeysAndTheirChoice) {
+  const auto config = GatewayConfig::fromSettings(gatewaySettings(R"(
+[gateway]
+policy = "default"
+
+[gateway.providers.p]
+base_url = "http://127.0.0.1:1/v1"
+
+[gateway.models."m"]
+targets = ["p/m"]
+policy = "strict"
+max_cost_per_query = 0.25
+cache = false
+
+[gateway.models."plain"]
+targets = ["p/plain"]
+
+[gateway.policies.default.output]
+redact = ["ssn"]
+
+[gateway.policies.strict.input]
+max_chars = 1000
+user_id_pattern = "^[a-zA-Z0-9_-]+$"
+strip_chars = "<>{}"
+
+[gateway.policies.strict.output]
+forbidden_code = [{ language = "python", contains = "import os" }]
+
+[gateway.keys."key-1"]
+budget_usd = 5
+rpm = 60
+tpm = 10000
+max_cost_per_query = 0.5
+policy = "default"
+)"),
+                                                  {});
+  const ModelRoute& m = config.models().at("m");
+  EXPECT_EQ(m.max_cost_per_query, 0.25);
+  EXPECT_FALSE(m.cache);
+  EXPECT_TRUE(config.models().at("plain").cache);
+  const KeyLimits& key = config.keys().at("key-1");
+  EXPECT_EQ(key.budget_usd, 5);
+  EXPECT_EQ(key.rpm, 60u);
+  EXPECT_EQ(key.tpm, 10000u);
+  EXPECT_EQ(key.max_cost_per_query, 0.5);
+  // The key's policy, else the model's, else the default.
+  EXPECT_EQ(config.policyFor("key-1", m)->name, "default");
+  EXPECT_EQ(config.policyFor("other", m)->name, "strict");
+  EXPECT_EQ(config.policyFor("other", config.models().at("plain"))->name, "default");
+  const GatewayPolicy& strict = *config.policyFor("", m);
+  ASSERT_TRUE(strict.input.has_value());
+  EXPECT_EQ(strict.input->policy().max_chars, 1000u);
+  ASSERT_NE(strict.output, nullptr);
+  EXPECT_EQ(strict.output->sanitize("```python\nimport os\nos.system('x')\n```"), "[code removed]");
+  EXPECT_FALSE(config.policyFor("", m)->name.empty());
+}
+
+TEST(GatewayConfig, PolicyErrorsNameTheKeyAndLine) {
+  const std::string base = R"(
+[gateway.providers.p]
+base_url = "http://127.0.0.1:1/v1"
+)";
+  EXPECT_THAT(errorOf(base + R"(
+[gateway.models."m"]
+targets = ["p/m"]
+policy = "nope"
+)"),
+              HasSubstr("gateway.models.\"m\".policy: no policy \"nope\" in [gateway.policies] "
+                        "(configured: none) (from pharos.toml:7)"));
+  EXPECT_THAT(errorOf(base + R"(
+[gateway.policies.s.input]
+max_chars = "many"
+)"),
+              HasSubstr("gateway.policies.s.input.max_chars"));
+  EXPECT_THAT(errorOf(base + R"(
+[gateway.policies.s]
+inputs = {}
+)"),
+              HasSubstr("gateway.policies.s.inputs: unknown setting; expected one of: input, output"));
+  EXPECT_THAT(errorOf(base + R"(
+[gateway.keys."k"]
+rpm = -1
+)"),
+              HasSubstr("gateway.keys.\"k\".rpm: expected a number from 0"));
+  EXPECT_THAT(errorOf(base + R"(
+[gateway.keys."k"]
+budget = 5
+)"),
+              HasSubstr("gateway.keys.\"k\".budget: unknown setting"));
+  EXPECT_THAT(errorOf(base + "[gateway]\npolicy = \"missing\"\n"),
+              HasSubstr("gateway.policy: no policy \"missing\""));
 }
 
 }  // namespace
