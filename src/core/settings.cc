@@ -601,8 +601,8 @@ std::vector<SettingDef> makeRegistry() {
           "Requests per minute each API key may make; 0: no limit."),
       setting<&S::limits, &LimitsSettings::key_tpm>(
           "limits.key_tpm", CountType{0, 4'000'000'000},
-          "Tokens (counted prompt tokens plus max_tokens) per minute each API key may use; 0: "
-          "no limit."),
+          "Tokens per minute each API key may use (each call: its counted prompt tokens plus its "
+          "max_tokens when set); 0: no limit."),
       setting<&S::limits, &LimitsSettings::default_max_output_tokens>(
           "limits.default_max_output_tokens", CountType{1, 10'000'000},
           "The answer size assumed for a request without max_tokens whose model's output limit "

@@ -196,7 +196,7 @@ CacheStage::CacheStage(CacheOptions options, std::shared_ptr<state::CacheStore> 
                                {"result"})) {}
 
 asio::awaitable<std::optional<http::Response>> CacheStage::onRequest(Call& call) {
-  if (call.endpoint != Endpoint::kChat) co_return std::nullopt;
+  if (call.endpoint != Endpoint::kChat || !call.plan.route.cache) co_return std::nullopt;
   CallState& state = call.stateOf<CallState>(this);
   if (auto header = call.request->header("x-pharos-cache")) {
     if (*header == "no-cache") {
