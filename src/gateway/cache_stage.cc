@@ -21,25 +21,37 @@ namespace {
 // Request fields that do not change the answer: how the stream reports usage, who asks, tags.
 constexpr std::string_view kIgnoredFields[] = {"stream_options", "user", "metadata"};
 
-void appendCanonical(const json::value& value, std::string& out) {
-  switch (value.kind()) {
-    case json::kind::object: {
-      const json::object& object = value.get_object();
-      std::vector<const json::key_value_pair*> members;
-      members.reserve(object.size());
-      for (const auto& member : object) members.push_back(&member);
-      std::sort(members.begin(), members.end(),
-                [](const auto* a, const auto* b) { return a->key() < b->key(); });
-      out.push_back('{');
-      for (std::size_t i = 0; i < members.size(); ++i) {
-        if (i > 0) out.push_back(',');
-        out += json::serialize(json::string(members[i]->key()));
-        out.push_back(':');
-        appendCanonical(members[i]->value(), out);
-      }
-      out.push_back('}');
-      return;
+void appendCanonical(const json::value& value, std::string& out, bool top_level = false);
+
+void appendCanonicalObject(const json::object& object, std::string& out, bool top_level) {
+  std::vector<const json::key_value_pair*> members;
+  members.reserve(object.size());
+  for (const auto& member : object) {
+    if (top_level && std::find(std::begin(kIgnoredFields), std::end(kIgnoredFields),
+                               member.key()) != std::end(kIgnoredFields)) {
+      continue;
     }
+    members.push_back(&member);
+  }
+  std::sort(members.begin(), members.end(),
+            [](const auto* a, const auto* b) { return a->key() < b->key(); });
+  out.push_back('{');
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += json::serialize(json::string_view(members[i]->key()));
+    out.push_back(':');
+    appendCanonical(members[i]->value(), out);
+  }
+  out.push_back('}');
+}
+
+// JSON with object keys sorted (and, at the top, the ignored fields left out): the same request
+// however its client ordered it.
+void appendCanonical(const json::value& value, std::string& out, bool top_level) {
+  switch (value.kind()) {
+    case json::kind::object:
+      appendCanonicalObject(value.get_object(), out, top_level);
+      return;
     case json::kind::array: {
       out.push_back('[');
       bool first = true;
@@ -56,26 +68,12 @@ void appendCanonical(const json::value& value, std::string& out) {
   }
 }
 
-// The request as the cache sees it: `fields` without the ignored ones, keys sorted.
-std::string canonicalRequest(const json::object& fields) {
-  json::object kept;
-  for (const auto& member : fields) {
-    if (std::find(std::begin(kIgnoredFields), std::end(kIgnoredFields), member.key()) ==
-        std::end(kIgnoredFields)) {
-      kept.emplace(member.key(), member.value());
-    }
-  }
-  std::string out;
-  appendCanonical(kept, out);
-  return out;
-}
-
 std::string keyOf(const Call& call, const json::object& fields) {
   const std::string first_target =
       call.plan.route.targets.empty() ? std::string() : call.plan.route.targets.front().label;
   std::string material = fmt::format("pharos-cache-v1\n{}\n{}\n{}\n", call.record.workspace_name,
                                      call.record.model, first_target);
-  material += canonicalRequest(fields);
+  appendCanonicalObject(fields, material, true);
   return core::toHex(core::sha256(material));
 }
 
