@@ -17,11 +17,8 @@ namespace json = boost::json;
 namespace {
 
 std::optional<std::int64_t> positiveIntegerAt(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_int64() && v->get_int64() > 0) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  return std::nullopt;
+  auto n = integerAt(o, key);
+  return n && *n > 0 ? n : std::nullopt;
 }
 
 std::string money(double usd) {

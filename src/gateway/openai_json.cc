@@ -178,4 +178,46 @@ http::Response openAiError(unsigned status, std::string_view type, std::string_v
   return http::Response::json(status, boost::json::serialize(body));
 }
 
+bool hasMemberStartingWith(std::string_view text, std::string_view key, char value_start) {
+  for (std::size_t at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+    if (at == 0 || text[at - 1] != '"' || at + key.size() >= text.size() ||
+        text[at + key.size()] != '"') {
+      continue;
+    }
+    std::size_t i = at + key.size() + 1;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    if (i >= text.size() || text[i] != ':') continue;
+    ++i;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    if (i < text.size() && text[i] == value_start) return true;
+  }
+  return false;
+}
+
+std::optional<std::int64_t> integerAt(const boost::json::object& object, std::string_view key) {
+  const boost::json::value* v = object.if_contains(key);
+  if (v == nullptr) return std::nullopt;
+  if (v->is_int64()) return v->get_int64();
+  if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    return static_cast<std::int64_t>(v->get_uint64());
+  }
+  return std::nullopt;
+}
+
+std::string choicesText(const boost::json::object& answer, std::string_view member) {
+  std::string text;
+  const boost::json::value* choices = answer.if_contains("choices");
+  if (choices == nullptr || !choices->is_array()) return text;
+  for (const boost::json::value& choice : choices->get_array()) {
+    const boost::json::value* part =
+        choice.is_object() ? choice.get_object().if_contains(member) : nullptr;
+    if (part == nullptr || !part->is_object()) continue;
+    if (const boost::json::value* content = part->get_object().if_contains("content");
+        content != nullptr && content->is_string()) {
+      text.append(content->get_string());
+    }
+  }
+  return text;
+}
+
 }  // namespace pharos::gateway

@@ -3,33 +3,17 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "gateway/openai_json.h"
+
 namespace pharos::gateway {
 
 namespace json = boost::json;
 
 namespace {
 
-std::optional<std::int64_t> integerAt(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  return std::nullopt;
-}
-
 // `"finish_reason"` followed by a string value: a choice finished (without parsing the chunk).
 bool hasFinishReason(std::string_view data) {
-  constexpr std::string_view kKey = "\"finish_reason\"";
-  for (std::size_t at = data.find(kKey); at != std::string_view::npos;
-       at = data.find(kKey, at + 1)) {
-    std::size_t i = at + kKey.size();
-    while (i < data.size() && (data[i] == ' ' || data[i] == '\t')) ++i;
-    if (i >= data.size() || data[i] != ':') continue;
-    ++i;
-    while (i < data.size() && (data[i] == ' ' || data[i] == '\t')) ++i;
-    if (i < data.size() && data[i] == '"') return true;
-  }
-  return false;
+  return hasMemberStartingWith(data, "finish_reason", '"');
 }
 
 std::string_view stringAt(const json::object& o, std::string_view key) {

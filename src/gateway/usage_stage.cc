@@ -16,11 +16,8 @@ namespace json = boost::json;
 namespace {
 
 std::optional<std::int64_t> countAt(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return std::nullopt;
-  if (v->is_int64() && v->get_int64() >= 0) return v->get_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->get_uint64());
-  return std::nullopt;
+  auto n = integerAt(o, key);
+  return n && *n >= 0 ? n : std::nullopt;
 }
 
 // Where a complete event ends: just after the last blank line in `text`, or 0.
@@ -52,19 +49,9 @@ std::string eventData(std::string_view event) {
   return data;
 }
 
-// `"usage"` followed by an object: the event carries usage (chunks with "usage":null do not).
+// The event carries usage (chunks with "usage":null do not).
 bool hasUsageObject(std::string_view text) {
-  constexpr std::string_view kKey = "\"usage\"";
-  for (std::size_t at = text.find(kKey); at != std::string_view::npos;
-       at = text.find(kKey, at + 1)) {
-    std::size_t i = at + kKey.size();
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-    if (i >= text.size() || text[i] != ':') continue;
-    ++i;
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-    if (i < text.size() && text[i] == '{') return true;
-  }
-  return false;
+  return hasMemberStartingWith(text, "usage", '{');
 }
 
 // Follows a chat stream for its usage, and takes out the usage-only chunk the client did not ask
@@ -139,17 +126,7 @@ class UsageFilter final : public StreamFilter {
       boost::system::error_code ec;
       const json::value chunk = json::parse(eventData(event), ec);
       if (ec || !chunk.is_object()) continue;
-      const json::value* choices = chunk.get_object().if_contains("choices");
-      if (choices == nullptr || !choices->is_array()) continue;
-      for (const json::value& choice : choices->get_array()) {
-        const json::value* delta = choice.is_object() ? choice.get_object().if_contains("delta")
-                                                      : nullptr;
-        if (delta == nullptr || !delta->is_object()) continue;
-        if (const json::value* content = delta->get_object().if_contains("content");
-            content != nullptr && content->is_string()) {
-          completion.append(content->get_string());
-        }
-      }
+      completion += choicesText(chunk.get_object(), "delta");
     }
     CallUsage usage;
     usage.prompt_tokens = countedPromptTokens(call_);
@@ -243,19 +220,7 @@ void UsageStage::onAnswer(Call& call, std::string& body) {
   boost::system::error_code ec;
   const json::value answer = json::parse(body, ec);
   if (ec || !answer.is_object()) return;
-  std::string completion;
-  if (const json::value* choices = answer.get_object().if_contains("choices");
-      choices != nullptr && choices->is_array()) {
-    for (const json::value& choice : choices->get_array()) {
-      const json::value* message =
-          choice.is_object() ? choice.get_object().if_contains("message") : nullptr;
-      if (message == nullptr || !message->is_object()) continue;
-      if (const json::value* content = message->get_object().if_contains("content");
-          content != nullptr && content->is_string()) {
-        completion.append(content->get_string());
-      }
-    }
-  }
+  const std::string completion = choicesText(answer.get_object(), "message");
   CallUsage usage;
   usage.prompt_tokens = countedPromptTokens(call);
   usage.completion_tokens = countTextTokens(
