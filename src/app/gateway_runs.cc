@@ -153,21 +153,12 @@ tracing::ExportSpan spanForCall(const gateway::CallRecord& call) {
   a.emplace_back("http.response.status_code", static_cast<std::int64_t>(call.status));
   if (call.ttft_seconds) a.emplace_back("pharos.ttft_ms", *call.ttft_seconds * 1000);
   if (call.static_response) a.emplace_back("pharos.static_response", true);
-  boost::system::error_code ec;
-  const json::value response = json::parse(call.response_body, ec);
-  if (!ec && response.is_object()) {
-    if (const json::value* usage = response.get_object().if_contains("usage");
-        usage != nullptr && usage->is_object()) {
-      for (const auto& [from, to] :
-           {std::pair{"prompt_tokens", "gen_ai.usage.input_tokens"},
-            std::pair{"completion_tokens", "gen_ai.usage.output_tokens"}}) {
-        if (const json::value* n = usage->get_object().if_contains(from);
-            n != nullptr && n->is_int64()) {
-          a.emplace_back(to, n->get_int64());
-        }
-      }
-    }
+  if (call.usage) {
+    a.emplace_back("gen_ai.usage.input_tokens", call.usage->prompt_tokens);
+    a.emplace_back("gen_ai.usage.output_tokens", call.usage->completion_tokens);
   }
+  if (call.cost) a.emplace_back("pharos.cost_usd", call.cost->total());
+  if (call.cache_status != "none") a.emplace_back("pharos.cache_status", call.cache_status);
   if (call.error) {
     span.error = true;
     span.status_message = *call.error;
