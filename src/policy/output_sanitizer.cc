@@ -122,7 +122,7 @@ bool digit(char c) {
 // Bit i set: text[base + i] (i < count <= 64) can start a match that is not an email's: a '+' or
 // '(' (phone; no \b before them), or a trigger byte starting a word (every pattern but email's
 // begins with \b then a digit or a letter). `before` is whether text[base - 1] is a word byte.
-std::uint64_t scalarBlock(const unsigned char* b, std::size_t count, bool before) {
+[[maybe_unused]] std::uint64_t scalarBlock(const unsigned char* b, std::size_t count, bool before) {
   std::uint64_t mask = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const bool word = kWord[b[i]];
@@ -228,8 +228,14 @@ class Candidates {
       mask_ = simdBlock(b + p, before);
       return;
     }
-#endif
+    // Near the end (and a stream's short buffer is all end): the same on a zero-padded copy.
+    // A zero byte is what couldStart() sees past the end, and never sets a bit.
+    unsigned char padded[kSimdSpan] = {};
+    std::memcpy(padded, b + p, text_.size() - p);
+    mask_ = simdBlock(padded, before);
+#else
     mask_ = scalarBlock(b + p, count_, before);
+#endif
   }
 
   // The first '@' at or after p, and the first start from p on whose local part reaches it.
