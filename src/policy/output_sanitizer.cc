@@ -18,13 +18,15 @@ namespace {
 constexpr std::string_view kDetectorNames[kDetectorCount] = {"ssn", "card", "email", "phone",
                                                              "api_key"};
 
-// The order detectors take in the combined alternation: at one start position the first that
-// matches wins (an email whose local part starts with digits is an email, not a phone).
+// The order detectors are tried in (as a combined alternation would): at one start position the
+// first that matches wins (an email whose local part starts with digits is an email, not a phone).
 constexpr Detector kOrder[kDetectorCount] = {Detector::kEmail, Detector::kApiKey, Detector::kSsn,
                                              Detector::kCard, Detector::kPhone};
 
 // Each pattern is ASCII and bounded: its longest match is kMaxLength[detector] bytes, which is what
-// lets a stream decide a match (or its absence) with bounded look-ahead. Keep the two in step.
+// lets a stream decide a match (or its absence) with bounded look-ahead. Keep the two in step, and
+// keep couldStart() and simdBlock() below necessary conditions of them (they decide where RE2 is
+// asked at all: a start they reject is never redacted).
 constexpr std::string_view kPatterns[kDetectorCount] = {
     // ssn: 3-2-4 digits on word boundaries (area/group/serial validity is checked in code).
     R"(\b\d{3}-\d{2}-\d{4}\b)",
@@ -46,7 +48,6 @@ constexpr std::string_view kPatterns[kDetectorCount] = {
 constexpr std::size_t kMaxLength[kDetectorCount] = {11, 23, 64 + 1 + 100 + 1 + 24, 17, 75};
 constexpr std::size_t kBearerMaxLength = 6 + 4 + 64;
 constexpr std::size_t kMaxLanguage = 64;
-constexpr std::size_t kWindow = 64 * 1024;
 
 using CharTable = std::array<bool, 256>;
 
@@ -809,7 +810,6 @@ core::Result<OutputSanitizer> OutputSanitizer::compile(const OutputPolicy& polic
   c->policy = policy;
   RE2::Options options;
   options.set_encoding(RE2::Options::EncodingLatin1);  // byte patterns; UTF-8 passes through
-  options.set_max_mem(64 << 20);                       // room for the DFA of the combined pattern
   options.set_log_errors(false);
   for (Detector d : kOrder) {
     if (!policy.on(d)) continue;
