@@ -724,6 +724,12 @@ class PiiStage {
 
   void feed(std::string_view input, bool final, std::string& out, Redactions& redactions) {
     buf_.append(input);
+    scan(final, out, redactions);
+  }
+  // Where the fence stage writes its output (saves copying it here).
+  std::string& input() { return buf_; }
+  // Redacts what input() received.
+  void scan(bool final, std::string& out, Redactions& redactions) {
     const std::size_t stop = c_.scan(buf_, context_, final, out, redactions, swallow_);
     if (stop > 0) {
       buf_.erase(0, stop - 1);
@@ -754,7 +760,6 @@ struct OutputSanitizer::Stream::State {
   std::optional<FenceStage> fence;
   PiiStage pii;
   Redactions redactions;
-  std::string staged;
   bool finished = false;
 
   explicit State(std::shared_ptr<const Compiled> compiled) : c(std::move(compiled)), pii(*c) {}
@@ -773,9 +778,8 @@ std::string OutputSanitizer::Stream::feed(std::string_view chunk) {
   State& s = *state_;
   if (s.finished || chunk.empty()) return out;
   if (s.fence) {
-    s.staged.clear();
-    s.fence->feed(chunk, s.staged, s.redactions);
-    s.pii.feed(s.staged, false, out, s.redactions);
+    s.fence->feed(chunk, s.pii.input(), s.redactions);
+    s.pii.scan(false, out, s.redactions);
   } else {
     s.pii.feed(chunk, false, out, s.redactions);
   }
@@ -787,9 +791,8 @@ std::string OutputSanitizer::Stream::finish() {
   State& s = *state_;
   if (s.finished) return out;
   s.finished = true;
-  s.staged.clear();
-  if (s.fence) s.fence->finish(s.staged, s.redactions);
-  s.pii.feed(s.staged, true, out, s.redactions);
+  if (s.fence) s.fence->finish(s.pii.input(), s.redactions);
+  s.pii.scan(true, out, s.redactions);
   s.pii.clear();
   return out;
 }
@@ -844,15 +847,16 @@ std::string OutputSanitizer::sanitize(std::string_view text, Redactions* redacti
   Redactions local;
   Redactions& counts = redactions != nullptr ? *redactions : local;
   std::string out;
-  out.reserve(text.size());
+  // Room for replacements longer than what they replace: growing a big output copies it all.
+  out.reserve(text.size() + text.size() / 8 + 64);
   const CharTable* swallow = nullptr;
   if (compiled_->rules.empty()) {
     compiled_->scan(text, 0, true, out, counts, swallow);
     return out;
   }
   FenceStage fence(*compiled_);
-  std::string staged;
   if (text.size() <= kStagedChunk) {
+    std::string staged;
     fence.feed(text, staged, counts);
     fence.finish(staged, counts);
     compiled_->scan(staged, 0, true, out, counts, swallow);
@@ -860,15 +864,13 @@ std::string OutputSanitizer::sanitize(std::string_view text, Redactions* redacti
   }
   // A big text goes through the two stages the way a stream does, a piece at a time.
   PiiStage pii(*compiled_);
-  staged.reserve(kStagedChunk + 1024);
+  pii.input().reserve(kStagedChunk + 1024);
   for (std::size_t at = 0; at < text.size(); at += kStagedChunk) {
-    staged.clear();
-    fence.feed(text.substr(at, kStagedChunk), staged, counts);
-    pii.feed(staged, false, out, counts);
+    fence.feed(text.substr(at, kStagedChunk), pii.input(), counts);
+    pii.scan(false, out, counts);
   }
-  staged.clear();
-  fence.finish(staged, counts);
-  pii.feed(staged, true, out, counts);
+  fence.finish(pii.input(), counts);
+  pii.scan(true, out, counts);
   return out;
 }
 
