@@ -7,6 +7,10 @@
 #include <cstring>
 #include <optional>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace pharos::policy {
 
 namespace {
@@ -14,13 +18,15 @@ namespace {
 constexpr std::string_view kDetectorNames[kDetectorCount] = {"ssn", "card", "email", "phone",
                                                              "api_key"};
 
-// The order detectors take in the combined alternation: at one start position the first that
-// matches wins (an email whose local part starts with digits is an email, not a phone).
+// The order detectors are tried in (as a combined alternation would): at one start position the
+// first that matches wins (an email whose local part starts with digits is an email, not a phone).
 constexpr Detector kOrder[kDetectorCount] = {Detector::kEmail, Detector::kApiKey, Detector::kSsn,
                                              Detector::kCard, Detector::kPhone};
 
 // Each pattern is ASCII and bounded: its longest match is kMaxLength[detector] bytes, which is what
-// lets a stream decide a match (or its absence) with bounded look-ahead. Keep the two in step.
+// lets a stream decide a match (or its absence) with bounded look-ahead. Keep the two in step, and
+// keep couldStart() and simdBlock() below necessary conditions of them (they decide where RE2 is
+// asked at all: a start they reject is never redacted).
 constexpr std::string_view kPatterns[kDetectorCount] = {
     // ssn: 3-2-4 digits on word boundaries (area/group/serial validity is checked in code).
     R"(\b\d{3}-\d{2}-\d{4}\b)",
@@ -42,7 +48,6 @@ constexpr std::string_view kPatterns[kDetectorCount] = {
 constexpr std::size_t kMaxLength[kDetectorCount] = {11, 23, 64 + 1 + 100 + 1 + 24, 17, 75};
 constexpr std::size_t kBearerMaxLength = 6 + 4 + 64;
 constexpr std::size_t kMaxLanguage = 64;
-constexpr std::size_t kWindow = 64 * 1024;
 
 using CharTable = std::array<bool, 256>;
 
@@ -106,6 +111,218 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// The bytes a word-starting match can begin with: digits (ssn, card, phone) and the first letters
+// of the key prefixes (sk-, rk_, AKIA, AIza, gh*_, github_pat_, xox*-, Bearer).
+constexpr CharTable kTrigger = makeTable("srAgxB", true, false);
+constexpr CharTable kEmailLocal = makeTable("._%+-", true, true);
+
+bool digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Bit i set: text[base + i] (i < count <= 64) can start a match that is not an email's: a '+' or
+// '(' (phone; no \b before them), or a trigger byte starting a word (every pattern but email's
+// begins with \b then a digit or a letter). `before` is whether text[base - 1] is a word byte.
+[[maybe_unused]] std::uint64_t scalarBlock(const unsigned char* b, std::size_t count, bool before) {
+  std::uint64_t mask = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const bool word = kWord[b[i]];
+    if ((kTrigger[b[i]] && !before) || b[i] == '+' || b[i] == '(') mask |= std::uint64_t{1} << i;
+    before = word;
+  }
+  return mask;
+}
+
+#if defined(__SSE2__)
+// Bytes simdBlock reads: 64 positions and the 16 after them, which the checks below look at.
+constexpr std::size_t kSimdSpan = 80;
+
+// The same for 64 bytes, 16 at a time (SSE2 is baseline on x86-64), and sharper: besides starting
+// a word, a digit must begin what ssn, card or phone need (3 digits then a separator, 4 digits,
+// a blank or dash and a digit, or 13 digits), a letter a key prefix's first two letters, and a
+// '+' or '(' be followed by a digit. Prose, numbers and timestamps then cost a few instructions
+// per 16 bytes instead of a check per word. Still a superset of couldStart().
+std::uint64_t simdBlock(const unsigned char* b, bool before) {
+  __extension__ using Bits = unsigned __int128;  // one bit per byte of the 80 read
+  const auto eq = [](__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+  // c - lo < hi - lo + 1 as unsigned bytes, via a signed compare of both shifted by 128.
+  const auto range = [](__m128i v, char lo, char hi) {
+    const __m128i shifted = _mm_xor_si128(_mm_sub_epi8(v, _mm_set1_epi8(lo)), _mm_set1_epi8(-128));
+    return _mm_cmplt_epi8(shifted, _mm_set1_epi8(static_cast<char>(hi - lo + 1 - 128)));
+  };
+  // Masks per 16 bytes, then put together: shifting 128-bit masks by a variable costs more.
+  std::uint16_t word[4], key[4], opener[4], digits[5], blank_dash[5], separator[5];
+  const auto bits = [](__m128i m) { return static_cast<std::uint16_t>(_mm_movemask_epi8(m)); };
+  for (int k = 0; k < 5; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * k));
+    const __m128i d = range(v, '0', '9');
+    const __m128i bd = _mm_or_si128(eq(v, ' '), eq(v, '-'));
+    digits[k] = bits(d);
+    blank_dash[k] = bits(bd);
+    separator[k] = bits(_mm_or_si128(bd, eq(v, '.')));
+    if (k == 4) break;  // the last 16 bytes are only looked at
+    const __m128i letters = range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    word[k] = bits(_mm_or_si128(_mm_or_si128(d, letters), eq(v, '_')));
+    // The byte after each: its first two letters tell a key prefix.
+    const __m128i n = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * k + 1));
+    const __m128i sk = _mm_and_si128(_mm_or_si128(eq(v, 's'), eq(v, 'r')), eq(n, 'k'));
+    const __m128i ak = _mm_and_si128(eq(v, 'A'), _mm_or_si128(eq(n, 'K'), eq(n, 'I')));
+    const __m128i gh = _mm_and_si128(eq(v, 'g'), _mm_or_si128(eq(n, 'h'), eq(n, 'i')));
+    const __m128i xo = _mm_and_si128(eq(v, 'x'), eq(n, 'o'));
+    const __m128i be = _mm_and_si128(eq(v, 'B'), eq(n, 'e'));
+    key[k] = bits(_mm_or_si128(_mm_or_si128(sk, ak), _mm_or_si128(_mm_or_si128(gh, xo), be)));
+    opener[k] = bits(_mm_and_si128(_mm_or_si128(eq(v, '+'), eq(v, '(')), range(n, '0', '9')));
+  }
+  const auto join = [](const std::uint16_t* m, bool tail) {
+    const std::uint64_t lo = m[0] | (std::uint64_t{m[1]} << 16) | (std::uint64_t{m[2]} << 32) |
+                             (std::uint64_t{m[3]} << 48);
+    return static_cast<Bits>(lo) | (tail ? static_cast<Bits>(m[4]) << 64 : 0);
+  };
+  const std::uint64_t w = static_cast<std::uint64_t>(join(word, false));
+  const std::uint64_t word_start = w & ~((w << 1) | (before ? 1 : 0));
+  const Bits d = join(digits, true), bd = join(blank_dash, true), sep = join(separator, true);
+  const Bits d3 = d & (d >> 1) & (d >> 2);
+  const Bits d13 = d3 & (d3 >> 3) & (d3 >> 6) & (d3 >> 9) & (d >> 12);
+  const Bits numeric = d3 & ((sep >> 3) | ((d >> 3) & (((bd >> 4) & (d >> 5)) | d13)));
+  return static_cast<std::uint64_t>(join(opener, false)) |
+         (word_start &
+          (static_cast<std::uint64_t>(join(key, false)) | static_cast<std::uint64_t>(numeric)));
+}
+#endif
+
+// Finds, left to right, the positions where some detector's match can start: the bits above, and
+// the local part before an '@' (at most 64 bytes of local-part characters). A superset of the
+// real starts; the rest of the text is skipped 64 bytes at a time.
+class Candidates {
+ public:
+  Candidates(std::string_view text, bool email)
+      : text_(text), known_(!email), at_(text.size()), from_(text.size()) {}
+
+  // The first candidate in [p, limit), or limit.
+  std::size_t next(std::size_t p, std::size_t limit) {
+    // The next email start: in the local part before the first '@' whose run reaches p or later.
+    if (!known_) findAt(p);
+    while (at_ < text_.size() && std::max(from_, p) >= at_) findAt(std::max(p, at_ + 1));
+    limit = std::min(limit, std::max(from_, p));
+    while (p < limit) {
+      if (p < base_ || p >= base_ + count_) load(p);
+      const std::uint64_t left = mask_ >> (p - base_);
+      if (left != 0) return std::min(limit, p + static_cast<std::size_t>(__builtin_ctzll(left)));
+      p = base_ + count_;
+    }
+    return limit;
+  }
+
+  // Whether an email can start at p (p was returned by next()).
+  bool emailAt(std::size_t p) const { return p >= from_ && p < at_; }
+  // An email failed at a start before the current '@': none can start before it.
+  void emailFailed() { from_ = at_; }
+
+ private:
+  void load(std::size_t p) {
+    const auto* b = reinterpret_cast<const unsigned char*>(text_.data());
+    const bool before = p > 0 && kWord[b[p - 1]];
+    base_ = p;
+    count_ = std::min<std::size_t>(64, text_.size() - p);
+#if defined(__SSE2__)
+    if (text_.size() - p >= kSimdSpan) {
+      mask_ = simdBlock(b + p, before);
+      return;
+    }
+    // Near the end (and a stream's short buffer is all end): the same on a zero-padded copy.
+    // A zero byte is what couldStart() sees past the end, and never sets a bit.
+    unsigned char padded[kSimdSpan] = {};
+    std::memcpy(padded, b + p, text_.size() - p);
+    mask_ = simdBlock(padded, before);
+#else
+    mask_ = scalarBlock(b + p, count_, before);
+#endif
+  }
+
+  // The first '@' at or after p, and the first start from p on whose local part reaches it.
+  void findAt(std::size_t p) {
+    known_ = true;
+    const std::size_t n = text_.size();
+    const void* hit = p < n ? std::memchr(text_.data() + p, '@', n - p) : nullptr;
+    at_ =
+        hit != nullptr ? static_cast<std::size_t>(static_cast<const char*>(hit) - text_.data()) : n;
+    if (at_ == n) {
+      from_ = n;
+      return;
+    }
+    const std::size_t floor = std::max(p, at_ >= 64 ? at_ - 64 : std::size_t{0});
+    from_ = at_;
+    while (from_ > floor && in(kEmailLocal, text_[from_ - 1])) --from_;
+  }
+
+  std::string_view text_;
+  bool known_;        // at_ and from_ are set
+  std::size_t at_;    // the next '@' (text.size(): none)
+  std::size_t from_;  // email starts are [from_, at_)
+  std::size_t base_ = 0, count_ = 0;
+  std::uint64_t mask_ = 0;  // candidate bits of text[base_, base_ + count_)
+};
+
+// A necessary condition for detector d's pattern (not email's) to match at s, checked by hand
+// on the bytes RE2 would see (text ends at text.size()). Only positions that pass are given to
+// RE2, so this may let through too much but must never reject a match.
+bool couldStart(Detector d, std::string_view text, std::size_t s) {
+  const std::size_t n = text.size();
+  auto at = [&](std::size_t i) { return i < n ? text[i] : '\0'; };
+  auto digits = [&](std::size_t from, std::size_t count) {
+    for (std::size_t i = from; i < from + count; ++i) {
+      if (!digit(at(i))) return false;
+    }
+    return true;
+  };
+  auto sep = [](char c, std::string_view set) { return c != '\0' && set.find(c) != set.npos; };
+  const char c = text[s];
+  const bool word_start = s == 0 || !in(kWord, text[s - 1]);
+  switch (d) {
+    case Detector::kSsn:  // \b\d{3}-\d{2}-\d{4}\b
+      return word_start && digits(s, 3) && at(s + 3) == '-' && digits(s + 4, 2) &&
+             at(s + 6) == '-' && digits(s + 7, 4) && !in(kWord, at(s + 11));
+    case Detector::kCard: {
+      // \b then 13-19 digits and \b, or exactly 4 digits, a blank or dash, and 4+ digits.
+      if (!word_start || !digit(c)) return false;
+      std::size_t run = 0;
+      while (run < 20 && digit(at(s + run))) ++run;
+      if (run >= 13 && run <= 19) return !in(kWord, at(s + run));
+      return run == 4 && sep(at(s + 4), " -") && digits(s + 5, 4);
+    }
+    case Detector::kPhone:
+      if (c == '+') return at(s + 1) >= '1' && at(s + 1) <= '9';
+      if (c == '(')
+        return at(s + 1) >= '2' && at(s + 1) <= '9' && digits(s + 2, 2) && at(s + 4) == ')';
+      // \b[2-9]\d{2}[ .-]\d{3}[ .-]\d{4}\b
+      return word_start && c >= '2' && c <= '9' && digits(s + 1, 2) && sep(at(s + 3), " .-") &&
+             digits(s + 4, 3) && sep(at(s + 7), " .-") && digits(s + 8, 4);
+    case Detector::kApiKey: {
+      if (!word_start) return false;
+      const std::string_view rest = text.substr(s);
+      switch (c) {
+        case 's':
+        case 'r':  // sk-, sk_live_, sk_test_, rk_live_, rk_test_
+          return at(s + 1) == 'k' && (at(s + 2) == '_' || (c == 's' && at(s + 2) == '-'));
+        case 'A':
+          return rest.starts_with("AKIA") || rest.starts_with("AIza");
+        case 'g':  // gh[pousr]_, github_pat_
+          return (at(s + 1) == 'h' && sep(at(s + 2), "pousr") && at(s + 3) == '_') ||
+                 rest.starts_with("github_pat_");
+        case 'x':
+          return rest.starts_with("xox") && sep(at(s + 3), "baprs") && at(s + 4) == '-';
+        case 'B':
+          return rest.starts_with("Bearer") && sep(at(s + 6), " \t");
+        default:
+          return false;
+      }
+    }
+    case Detector::kEmail:
+      return true;  // Candidates::emailAt decides
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view detectorName(Detector detector) {
@@ -126,9 +343,9 @@ Redactions& Redactions::operator+=(const Redactions& other) {
 
 struct OutputSanitizer::Compiled {
   OutputPolicy policy;
-  std::unique_ptr<RE2> combined;             // (d1)|(d2)|... over the enabled detectors, in kOrder
-  std::vector<Detector> group_detector;      // capture group i+1 -> detector
-  std::vector<std::unique_ptr<RE2>> single;  // the same detectors one by one (fallbacks)
+  std::vector<Detector> group_detector;      // the enabled detectors, in kOrder
+  std::vector<std::unique_ptr<RE2>> single;  // their patterns, matched anchored at candidates
+  bool email_on = false;
   std::size_t max_length = 0;
   struct Rule {
     std::string language;           // lower case; empty = any
@@ -203,6 +420,13 @@ struct OutputSanitizer::Compiled {
 
   // Redacts text[pos, n) into `out`, deciding only starts below the decided limit unless `final`.
   // Returns where it stopped; `swallow` carries an unfinished long key across calls.
+  //
+  // A start position is redacted by the first detector (in kOrder) whose pattern matches there
+  // and validates; a position none takes is passed by one byte. Rather than an unanchored RE2
+  // search over everything, a byte-table loop finds the few positions where some detector can
+  // start at all (see Candidates) and a hand-written necessary condition per detector (couldStart)
+  // rejects most of those; RE2 runs anchored only on the survivors, so the result is exactly what
+  // the patterns say.
   std::size_t scan(std::string_view text, std::size_t pos, bool final, std::string& out,
                    Redactions& redactions, const CharTable*& swallow) const {
     const std::size_t n = text.size();
@@ -211,69 +435,58 @@ struct OutputSanitizer::Compiled {
       if (pos == n) return pos;
       swallow = nullptr;
     }
-    if (!combined) {
+    if (single.empty()) {
       out.append(text.substr(pos));
       return n;
     }
     const std::size_t limit = final ? n : decidedLimit(text, pos);
-    re2::StringPiece groups[1];
     const re2::StringPiece whole(text.data(), text.size());
-    while (pos < limit) {
-      // Search a window at a time: RE2's cost per call grows with the text it is given, and a
-      // start more than max_length before the window's end is decided inside it.
-      const std::size_t window_end = std::min(n, pos + kWindow);
-      const std::size_t window_limit =
-          window_end == n ? limit : std::min(limit, window_end - max_length - 1);
-      if (!combined->Match(whole, pos, window_end, RE2::UNANCHORED, groups, 1)) {
-        out.append(text.substr(pos, window_limit - pos));
-        pos = window_limit;
-        continue;
-      }
-      const std::size_t s = static_cast<std::size_t>(groups[0].data() - text.data());
-      if (s >= window_limit) {
-        out.append(text.substr(pos, window_limit - pos));
-        pos = window_limit;
-        continue;
-      }
-      // Which detector: the first (in kOrder) whose own pattern matches here and validates, as
-      // the alternation would pick it. Asking RE2 for the capture groups instead costs more: it
-      // runs the NFA over the combined program.
+    Candidates candidates(text, email_on);
+    std::size_t flushed = pos;  // text[pos, flushed) is in `out`
+    std::size_t p = pos;
+    while (p < limit) {
+      const std::size_t s = candidates.next(p, limit);
+      if (s >= limit) break;
       std::size_t e = 0;
       std::optional<Detector> found;
       const std::size_t end = std::min(n, s + max_length + 1);
       for (std::size_t g = 0; g < group_detector.size(); ++g) {
+        const Detector d = group_detector[g];
+        if (d == Detector::kEmail ? !candidates.emailAt(s) : !couldStart(d, text, s)) continue;
         re2::StringPiece m;
-        if (!single[g]->Match(whole, s, end, RE2::ANCHOR_START, &m, 1)) continue;
+        const bool matched = single[g]->Match(whole, s, end, RE2::ANCHOR_START, &m, 1);
+        // An email's match does not depend on where in the local part it starts: one failed
+        // try settles every start before that '@'.
+        if (d == Detector::kEmail && !matched) candidates.emailFailed();
+        if (!matched) continue;
         e = s + m.size();
-        if (validate(group_detector[g], text, s, e)) {
-          found = group_detector[g];
+        if (validate(d, text, s, e)) {
+          found = d;
           break;
         }
       }
       if (!found) {
-        out.append(text.substr(pos, s + 1 - pos));
-        pos = s + 1;
+        p = s + 1;
         continue;
       }
       const auto index = static_cast<std::size_t>(*found);
-      out.append(text.substr(pos, s - pos));
+      out.append(text.substr(flushed, s - flushed));
       out.append(policy.replacement[index]);
       ++redactions.by_detector[index];
-      pos = e;
+      p = flushed = e;
       if (*found == Detector::kApiKey) {
         const CharTable& table = text.substr(s, 6) == "Bearer" ? kBearerToken : kKeyToken;
-        while (pos < n && in(table, text[pos])) ++pos;
-        if (pos == n && !final) {
+        while (p < n && in(table, text[p])) ++p;
+        flushed = p;
+        if (p == n && !final) {
           swallow = &table;
-          return pos;
+          return p;
         }
       }
     }
-    if (final && pos < n) {
-      out.append(text.substr(pos));
-      pos = n;
-    }
-    return pos;
+    const std::size_t stop = final ? n : std::max(p, limit);
+    if (flushed < stop) out.append(text.substr(flushed, stop - flushed));
+    return std::max(stop, flushed);
   }
 
   // Which rules police a block of this language (lower case).
@@ -501,29 +714,59 @@ class FenceStage {
 
 }  // namespace
 
+namespace {
+
+// Stage 2 over a stream: redacts what scan() has decided and holds the rest, with the byte before
+// it (for \b).
+class PiiStage {
+ public:
+  explicit PiiStage(const Compiled& c) : c_(c) {}
+
+  void feed(std::string_view input, bool final, std::string& out, Redactions& redactions) {
+    buf_.append(input);
+    scan(final, out, redactions);
+  }
+  // Where the fence stage writes its output (saves copying it here).
+  std::string& input() { return buf_; }
+  // Redacts what input() received.
+  void scan(bool final, std::string& out, Redactions& redactions) {
+    const std::size_t stop = c_.scan(buf_, context_, final, out, redactions, swallow_);
+    if (stop > 0) {
+      buf_.erase(0, stop - 1);
+      context_ = 1;
+    }
+  }
+  void clear() {
+    buf_.clear();
+    context_ = 0;
+  }
+  std::size_t held() const { return buf_.size() - context_; }
+
+ private:
+  const Compiled& c_;
+  std::string buf_;  // buf_[0, context_) is the byte before the held text
+  std::size_t context_ = 0;
+  const CharTable* swallow_ = nullptr;
+};
+
+// sanitize() with code rules stages the fence stage's output in pieces of this size (not a copy of
+// the whole text: allocating and faulting in a second text-sized buffer cost as much as the scan).
+constexpr std::size_t kStagedChunk = 256 * 1024;
+
+}  // namespace
+
 struct OutputSanitizer::Stream::State {
   std::shared_ptr<const Compiled> c;
   std::optional<FenceStage> fence;
-  std::string buf;  // buf[0, context) is the byte before the held text (for \b)
-  std::size_t context = 0;
-  const CharTable* swallow = nullptr;
+  PiiStage pii;
   Redactions redactions;
-  std::string staged;
   bool finished = false;
 
-  void pii(std::string_view input, bool final, std::string& out) {
-    buf.append(input);
-    const std::size_t stop = c->scan(buf, context, final, out, redactions, swallow);
-    if (stop > 0) {
-      buf.erase(0, stop - 1);
-      context = 1;
-    }
-  }
+  explicit State(std::shared_ptr<const Compiled> compiled) : c(std::move(compiled)), pii(*c) {}
 };
 
 OutputSanitizer::Stream::Stream(const OutputSanitizer& sanitizer)
-    : state_(std::make_unique<State>()) {
-  state_->c = sanitizer.compiled_;
+    : state_(std::make_unique<State>(sanitizer.compiled_)) {
   if (!state_->c->rules.empty()) state_->fence.emplace(*state_->c);
 }
 OutputSanitizer::Stream::~Stream() = default;
@@ -535,11 +778,10 @@ std::string OutputSanitizer::Stream::feed(std::string_view chunk) {
   State& s = *state_;
   if (s.finished || chunk.empty()) return out;
   if (s.fence) {
-    s.staged.clear();
-    s.fence->feed(chunk, s.staged, s.redactions);
-    s.pii(s.staged, false, out);
+    s.fence->feed(chunk, s.pii.input(), s.redactions);
+    s.pii.scan(false, out, s.redactions);
   } else {
-    s.pii(chunk, false, out);
+    s.pii.feed(chunk, false, out, s.redactions);
   }
   return out;
 }
@@ -549,11 +791,9 @@ std::string OutputSanitizer::Stream::finish() {
   State& s = *state_;
   if (s.finished) return out;
   s.finished = true;
-  s.staged.clear();
-  if (s.fence) s.fence->finish(s.staged, s.redactions);
-  s.pii(s.staged, true, out);
-  s.buf.clear();
-  s.context = 0;
+  if (s.fence) s.fence->finish(s.pii.input(), s.redactions);
+  s.pii.scan(true, out, s.redactions);
+  s.pii.clear();
   return out;
 }
 
@@ -562,7 +802,7 @@ const Redactions& OutputSanitizer::Stream::redactions() const {
 }
 
 std::size_t OutputSanitizer::Stream::held() const {
-  return state_->buf.size() - state_->context + (state_->fence ? state_->fence->held() : 0);
+  return state_->pii.held() + (state_->fence ? state_->fence->held() : 0);
 }
 
 OutputSanitizer::OutputSanitizer(std::shared_ptr<const Compiled> compiled)
@@ -573,25 +813,17 @@ core::Result<OutputSanitizer> OutputSanitizer::compile(const OutputPolicy& polic
   c->policy = policy;
   RE2::Options options;
   options.set_encoding(RE2::Options::EncodingLatin1);  // byte patterns; UTF-8 passes through
-  options.set_max_mem(64 << 20);                       // room for the DFA of the combined pattern
   options.set_log_errors(false);
-  std::string combined;
   for (Detector d : kOrder) {
     if (!policy.on(d)) continue;
     const auto i = static_cast<std::size_t>(d);
-    if (!combined.empty()) combined += '|';
-    combined += fmt::format("({})", kPatterns[i]);
     c->group_detector.push_back(d);
     c->max_length = std::max(c->max_length, kMaxLength[i]);
     auto one = std::make_unique<RE2>(std::string(kPatterns[i]), options);
     if (!one->ok()) return core::Error::internal("detector " + std::string(detectorName(d)));
     c->single.push_back(std::move(one));
   }
-  if (!combined.empty()) {
-    c->combined = std::make_unique<RE2>(combined, options);
-    if (!c->combined->ok())
-      return core::Error::internal("combined detectors: " + c->combined->error());
-  }
+  c->email_on = policy.on(Detector::kEmail);
   RE2::Options rule_options;
   rule_options.set_dot_nl(true);
   rule_options.set_log_errors(false);
@@ -615,18 +847,30 @@ std::string OutputSanitizer::sanitize(std::string_view text, Redactions* redacti
   Redactions local;
   Redactions& counts = redactions != nullptr ? *redactions : local;
   std::string out;
-  out.reserve(text.size());
+  // Room for replacements longer than what they replace: growing a big output copies it all.
+  out.reserve(text.size() + text.size() / 8 + 64);
   const CharTable* swallow = nullptr;
   if (compiled_->rules.empty()) {
     compiled_->scan(text, 0, true, out, counts, swallow);
     return out;
   }
   FenceStage fence(*compiled_);
-  std::string staged;
-  staged.reserve(text.size());
-  fence.feed(text, staged, counts);
-  fence.finish(staged, counts);
-  compiled_->scan(staged, 0, true, out, counts, swallow);
+  if (text.size() <= kStagedChunk) {
+    std::string staged;
+    fence.feed(text, staged, counts);
+    fence.finish(staged, counts);
+    compiled_->scan(staged, 0, true, out, counts, swallow);
+    return out;
+  }
+  // A big text goes through the two stages the way a stream does, a piece at a time.
+  PiiStage pii(*compiled_);
+  pii.input().reserve(kStagedChunk + 1024);
+  for (std::size_t at = 0; at < text.size(); at += kStagedChunk) {
+    fence.feed(text.substr(at, kStagedChunk), pii.input(), counts);
+    pii.scan(false, out, counts);
+  }
+  fence.finish(pii.input(), counts);
+  pii.scan(true, out, counts);
   return out;
 }
 

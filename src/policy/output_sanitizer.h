@@ -1,7 +1,8 @@
 // Output sanitization (the seed's sanitize_llm_output, generalized): PII and secret redaction plus
 // removal of forbidden fenced code blocks, over whole texts and over streams.
 //
-// Detectors (all RE2, linear time; one combined alternation, so a text is scanned once):
+// Detectors (all RE2, linear time; a SIMD prefilter finds where a match can start and each
+// detector's pattern runs anchored there only, so most text is skipped 64 bytes at a time):
 //   ssn      \b\d{3}-\d{2}-\d{4}\b, except area 000/666/9xx, group 00 or serial 0000 (never
 //            issued), so "000-12-3456" is left alone; inside longer digit runs nothing matches.
 //   card     13-19 digits, plain or grouped the way cards are printed (4-4-4-4[-3] with single

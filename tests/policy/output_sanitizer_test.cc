@@ -6,7 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pharos::policy {
@@ -145,6 +147,78 @@ TEST(OutputSanitizer, BadRuleRegexIsAnError) {
   auto s = OutputSanitizer::compile(p);
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(s.error().message, ::testing::HasSubstr("forbidden_code[0].contains"));
+}
+
+// One sample per detector shape, with what it becomes.
+const std::vector<std::pair<std::string, std::string>>& samples() {
+  static const std::vector<std::pair<std::string, std::string>> t = {
+      {"123-45-6789", "[SSN REDACTED]"},
+      {"4111111111111111", "[CARD REDACTED]"},
+      {"4111 1111 1111 1111", "[CARD REDACTED]"},
+      {"4111-1111-1111-1111", "[CARD REDACTED]"},
+      {"3782 822463 10005", "[CARD REDACTED]"},
+      {"jane.doe+tag@mail.example.com", "[EMAIL REDACTED]"},
+      {"(555) 123-4567", "[PHONE REDACTED]"},
+      {"555.123.4567", "[PHONE REDACTED]"},
+      {"+1 555 123 4567", "[PHONE REDACTED]"},
+      {"+442071838750", "[PHONE REDACTED]"},
+      {"sk-proj-AbCdEfGhIjKlMnOpQrStUvWx", "[SECRET REDACTED]"},
+      {"rk_test_abcdefghijklmnop", "[SECRET REDACTED]"},
+      {"AKIAABCDEFGHIJKLMNOP", "[SECRET REDACTED]"},
+      {"AIza" + std::string(35, 'x'), "[SECRET REDACTED]"},
+      {"ghp_" + std::string(36, 'a'), "[SECRET REDACTED]"},
+      {"github_pat_" + std::string(22, 'b'), "[SECRET REDACTED]"},
+      {"xoxb-1234567890", "[SECRET REDACTED]"},
+      {"Bearer\t" + std::string(24, 'c'), "[SECRET REDACTED]"},
+  };
+  return t;
+}
+
+// The prefilter works on 64-byte blocks (and the 16 bytes after them): every sample is found at
+// every offset of a block, next to words, numbers and near-misses that must stay.
+TEST(OutputSanitizer, EveryDetectorAtEveryOffsetOfALongText) {
+  const auto s = make();
+  const std::string filler = "the 2025-01-10 sky 12 is (5) a+b Bea ghx 4111 xo AK 123-4 x@y ";
+  for (const auto& [sample, replacement] : samples()) {
+    for (std::size_t offset = 1; offset <= 160; ++offset) {
+      const std::string before = (filler + filler + filler).substr(0, offset - 1) + " ";
+      const std::string after = ", then " + filler + filler;
+      Redactions r;
+      ASSERT_EQ(s.sanitize(before + sample + after, &r), before + replacement + after)
+          << sample << " at " << offset;
+      ASSERT_EQ(r.total(), 1u) << sample << " at " << offset;
+    }
+  }
+}
+
+// Texts over 256 KiB go through the stages a piece at a time: matches and fenced blocks across
+// the pieces' boundaries are found as in a small text.
+TEST(OutputSanitizer, BigTextWithEveryDetectorAndBlocks) {
+  const auto s = make(seedPolicy());
+  std::string text, expected;
+  std::uint64_t items = 0, blocks = 0;
+  const std::string block = "```python\nimport os\n" + std::string(700, '#') + "\n```";
+  for (std::size_t i = 0; text.size() < 1'200'000; ++i) {
+    const auto& [sample, replacement] = samples()[i % samples().size()];
+    const std::string words(i % 97, 'w');
+    text += words + " " + sample + " ";
+    expected += words + " " + replacement + " ";
+    ++items;
+    if (i % 7 == 0) {
+      text += block + " ";
+      expected += "[code removed] ";
+      ++blocks;
+    }
+  }
+  Redactions r;
+  ASSERT_EQ(s.sanitize(text, &r), expected);
+  EXPECT_EQ(r.code_blocks, blocks);
+  EXPECT_EQ(r.total(), items + blocks);
+  auto stream = s.stream();
+  std::string out;
+  for (std::size_t at = 0; at < text.size(); at += 4097) out += stream.feed(text.substr(at, 4097));
+  out += stream.finish();
+  EXPECT_EQ(out, expected);
 }
 
 std::string streamed(const OutputSanitizer& s, std::string_view text,
