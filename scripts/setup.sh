@@ -11,7 +11,7 @@ packages=(
   libssl-dev zlib1g-dev libsqlite3-dev sqlite3
   libfmt-dev libtomlplusplus-dev libcli11-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev libre2-dev
-  libhiredis-dev redis-server
+  libhiredis-dev redis-server libjemalloc-dev
   curl wrk
   libhnswlib-dev
   python3  # src/tokens: converts npm tiktoken's rank files at build time

@@ -5,6 +5,7 @@ local stream = os.getenv("STREAM") == "1"
 local same = os.getenv("SAME") == "1"
 local counter = 0
 local thread_id = 0
+local nonce = ""
 local threads = {}
 
 function setup(thread)
@@ -23,9 +24,16 @@ local function body(n)
          '"temperature":0,"user":"bench-user"' .. (stream and ',"stream":true' or '') .. '}'
 end
 
+-- Unique across wrk runs too (the warm-up, earlier rounds): otherwise a later run repeats earlier
+-- prompts and hits the cache.
+function init(args)
+  math.randomseed(os.time() * 1000 + thread_id)
+  nonce = os.time() .. "-" .. math.random(1, 1000000000)
+end
+
 function request()
   counter = counter + 1
-  local n = same and "same" or (thread_id .. "-" .. counter)
+  local n = same and "same" or (nonce .. "-" .. thread_id .. "-" .. counter)
   return wrk.format(nil, nil, nil, body(n))
 end
 

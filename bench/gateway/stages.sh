@@ -43,7 +43,7 @@ echo "  $(date -u +%Y-%m-%dT%H:%M:%SZ); $(nproc) CPUs; load average $(cut -d' ' 
 env MOCK_HOST=127.0.0.1 MOCK_PORT="$ST_MOCK_PORT" node "$PEER_DIR/mock-server.js" >"$work/mock.log" 2>&1 &
 pids+=($!)
 wait_port "$ST_MOCK_PORT" || die "the mock did not start"
-declare -A URL
+declare -A URL PID
 URL[direct]="http://127.0.0.1:$ST_MOCK_PORT"
 
 start_pharos() { # name, extra TOML
@@ -62,6 +62,7 @@ TOML
      --otlp-grpc-listen off --data "$dir/data" --set log.access_log=false \
      --set gateway.record_runs=false) >"$dir/stdout" 2>"$dir/stderr" &
   pids+=($!)
+  PID[$name]=$!
   local port=""
   for _ in $(seq 300); do
     port=$(sed -nE 's|^Pharos .* listening on http://127\.0\.0\.1:([0-9]+) .*|\1|p' "$dir/stdout" | head -n1)
@@ -113,3 +114,6 @@ for round in $(seq "$ST_REPEAT"); do
 done
 curl -s "${URL[stages]}/metrics" | grep -E '^pharos_gateway_cache_total|^pharos_gateway_limit_refusals_total|^pharos_gateway_policy_total' | sed 's/^/  /' || true
 node "$HERE/stages_summary.js" "$JSONL"
+for t in minimal stages; do
+  echo "  $t: peak RSS $(awk '/^VmHWM:/ {printf "%.1f MiB", $2 / 1024}' "/proc/${PID[$t]}/status")"
+done

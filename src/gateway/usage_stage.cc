@@ -58,7 +58,9 @@ bool hasUsageObject(std::string_view text) {
 // for. Complete events pass at once; only an event still arriving is held.
 class UsageFilter final : public StreamFilter {
  public:
-  UsageFilter(Call& call, bool strip) : call_(call), strip_(strip) {}
+  UsageFilter(Call& call, bool strip) : call_(call), strip_(strip) {
+    text_.reserve(kTypicalStreamBytes);  // one allocation instead of a string of growths
+  }
 
   void onData(std::string& bytes) override {
     if (!pending_.empty()) {
@@ -139,6 +141,7 @@ class UsageFilter final : public StreamFilter {
   }
 
   static constexpr std::size_t kMaxTextBytes = 16 * 1024 * 1024;
+  static constexpr std::size_t kTypicalStreamBytes = 8 * 1024;
   Call& call_;
   bool strip_;
   std::string pending_;
