@@ -1,5 +1,10 @@
 #include "gateway/semantic_index.h"
 
+// Debian's hnswlib 0.6.2, built with its SSE path, prefetches through a value read one past the
+// end of a neighbour list (searchBaseLayer: *(datal + j + 1)): a heap over-read that ASan reports.
+// Without manual vectorization that read is gone; the distance loops are plain C++ the compiler
+// vectorizes, and a lookup stays in microseconds for embedding-sized vectors.
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include <cmath>
