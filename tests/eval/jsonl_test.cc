@@ -105,6 +105,50 @@ TEST(Jsonl, NumbersBeyondDoubleAreRefused) {
   EXPECT_EQ(result.rows[0].line, 2u);
 }
 
+TEST(Jsonl, DoublesSurviveAWriteAndARead) {
+  // Boost 1.81's own parser reads the first one (Boost's own print of a double) one ulp off.
+  const auto result = readJsonl(
+      "{\"inputs\":{\"x\":[1.0000000000000001E90,999999999999999999999999999999999999999999999999"
+      "999999999999999999999999999999999999999992,0.30000000000000004,5e-324,1e-400,-0.0]}}");
+  ASSERT_EQ(result.rows.size(), 1u);
+  const auto& x = result.rows[0].inputs.at("x").as_array();
+  EXPECT_EQ(x[0].as_double(), 1.0000000000000001E90);
+  EXPECT_EQ(x[1].as_double(), 1e90);
+  EXPECT_EQ(x[3].as_double(), 5e-324);
+  EXPECT_EQ(x[4].as_double(), 0.0);
+  std::vector<ExportedExample> exported(1);
+  exported[0].inputs = result.rows[0].inputs;
+  testing::expectSameExamples(exported, readJsonl(writeJsonl(exported)).rows);
+  testing::expectSameExamples(exported, readCsv(writeCsv(exported)).rows);
+}
+
+TEST(Jsonl, FieldDepthIsBoundedWhereverTheFieldSits) {
+  auto nested = [](std::size_t levels) {
+    return std::string(levels, '[') + "1" + std::string(levels, ']');
+  };
+  // At the limit: read as a structured or flat row, and survives both writers.
+  const std::string atLimit = nested(kMaxJsonDepth);
+  for (const auto& [text, mapping] :
+       std::vector<std::pair<std::string, KeyMapping>>{{"{\"inputs\":{\"x\":" + atLimit + "}}", {}},
+                                                       {"{\"x\":" + atLimit + "}", {{"x"}, {}}}}) {
+    const auto result = readJsonl(text, mapping);
+    ASSERT_TRUE(result.errors.empty()) << ::testing::PrintToString(messages(result));
+    ASSERT_EQ(result.rows.size(), 1u);
+    std::vector<ExportedExample> exported(1);
+    exported[0].inputs = result.rows[0].inputs;
+    testing::expectSameExamples(exported, readJsonl(writeJsonl(exported)).rows);
+    testing::expectSameExamples(exported, readCsv(writeCsv(exported)).rows);
+  }
+  // One deeper: refused in either form (the flat form alone would fit the parser's bound).
+  const std::string beyond = nested(kMaxJsonDepth + 1);
+  EXPECT_THAT(messages(readJsonl("{\"x\":" + beyond + "}", {{"x"}, {}})),
+              ElementsAre("line 1: inputs \"x\" nests deeper than 128 levels"));
+  EXPECT_THAT(messages(readJsonl("{\"inputs\":{\"x\":" + beyond + "}}")),
+              ElementsAre(HasSubstr("line 1: not JSON: ")));
+  EXPECT_THAT(messages(readCsv("inputs.x:json\n\"" + beyond + "\"\n")),
+              ElementsAre("line 2: inputs \"x\" nests deeper than 128 levels"));
+}
+
 TEST(Jsonl, FlatRowsSplitByKeyMapping) {
   const KeyMapping mapping{{"question"}, {"answer"}};
   const auto result = readJsonl(

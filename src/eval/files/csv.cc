@@ -326,6 +326,10 @@ ReadResult readCsv(std::string_view text, const KeyMapping& mapping) {
       ok = readCell((*columns)[i], record.cells[i], row, problem);
     }
     if (ok) {
+      problem = checkDepth(row);
+      ok = problem.empty();
+    }
+    if (ok) {
       result.rows.push_back(std::move(row));
     } else {
       result.errors.push_back({record.line, std::move(problem)});

@@ -37,8 +37,9 @@
 // mapping. Row errors: a row with more or fewer cells than the header, an unterminated quote, a
 // stray quote, an id that is not a UUID, bad JSON in a :json cell, a cell that is not UTF-8.
 //
-// JSON values (JSONL lines, :json cells) nest at most kMaxJsonDepth deep, and a number beyond a
-// double's range (1e309) is an error: it could not be written back as JSON.
+// A field's value (a member of inputs/outputs/metadata) nests at most kMaxJsonDepth arrays and
+// objects deep, and a number beyond a double's range (1e309) is an error: it could not be written
+// back as JSON. Doubles are read correctly rounded, so they survive a write and a re-read.
 //
 // Split names (both formats) are trimmed of ASCII whitespace and must be non-empty and free of
 // ';' (the CSV separator), so every split read can be written back.
@@ -58,7 +59,7 @@ namespace pharos::eval {
 
 // A JSONL line longer than this is an error (the rest of the file is still read).
 inline constexpr std::size_t kMaxLineBytes = std::size_t{16} << 20;
-// Nesting allowed in JSON values (a row and its inputs count as two levels).
+// Nesting allowed in a field's value: `[[1]]` is 2.
 inline constexpr std::size_t kMaxJsonDepth = 128;
 
 // One example from a file.

@@ -159,8 +159,12 @@ ReadResult readJsonl(std::string_view text, const KeyMapping& mapping) {
     }
     ExampleRow row;
     row.line = lineNumber;
-    const bool ok = mapping.empty() ? readStructured(value->get_object(), row, error)
-                                    : readFlat(value->get_object(), mapping, row, error);
+    bool ok = mapping.empty() ? readStructured(value->get_object(), row, error)
+                              : readFlat(value->get_object(), mapping, row, error);
+    if (ok) {
+      error = checkDepth(row);
+      ok = error.empty();
+    }
     if (ok) {
       result.rows.push_back(std::move(row));
     } else {

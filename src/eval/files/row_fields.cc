@@ -3,14 +3,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/json/parser.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 
 #include "core/ids.h"
 #include "core/json_text.h"
 
 namespace pharos::eval {
+
+namespace json = boost::json;
 
 std::string toString(const RowError& error) {
   if (error.line == 0) return error.message;
@@ -76,41 +80,122 @@ std::string_view kindName(const boost::json::value& value) {
 
 namespace {
 
-// Boost.JSON reads 1e309 as infinity and would write it back as `Infinity`, which is not JSON:
-// such a number is refused where it is read. Depth is bounded by kMaxJsonDepth.
-bool allFinite(const boost::json::value& value) {
-  switch (value.kind()) {
-    case boost::json::kind::double_:
-      return std::isfinite(value.get_double());
-    case boost::json::kind::array:
-      return std::all_of(value.get_array().begin(), value.get_array().end(),
-                         [](const auto& item) { return allFinite(item); });
-    case boost::json::kind::object:
-      return std::all_of(value.get_object().begin(), value.get_object().end(),
-                         [](const auto& member) { return allFinite(member.value()); });
-    default:
-      return true;
+// Boost.JSON's own handler (detail/handler.hpp), except for doubles: Boost 1.81 reads some
+// 17-digit numbers one ulp off ("1.0000000000000001E90", which is how it writes one double, reads
+// back as its neighbour), so a value read, written and read again would change. std::from_chars
+// rounds correctly. Numbers beyond a double's range are flagged: Boost would read them as
+// infinity and write `Infinity`, which is not JSON.
+struct PreciseHandler {
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  json::value_stack st;
+  std::string number;  // the text of a number split across buffers
+  bool outOfRange = false;
+
+  PreciseHandler() { st.reset(); }
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) { return true; }
+  bool on_object_end(std::size_t n, json::error_code&) { return st.push_object(n), true; }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(std::size_t n, json::error_code&) { return st.push_array(n), true; }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    return st.push_chars(s), true;
   }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) { return st.push_key(s), true; }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    return st.push_chars(s), true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    return st.push_string(s), true;
+  }
+  bool on_number_part(json::string_view s, json::error_code&) {
+    number.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, json::string_view, json::error_code&) {
+    number.clear();
+    return st.push_int64(i), true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) {
+    number.clear();
+    return st.push_uint64(u), true;
+  }
+  bool on_double(double d, json::string_view s, json::error_code&) {
+    number.append(s.data(), s.size());
+    if (!std::isfinite(d)) {
+      outOfRange = true;
+    } else {
+      double exact = 0;
+      const char* first = number.data();
+      const char* last = first + number.size();
+      // JSON's number grammar is a subset of from_chars's. On underflow from_chars reports out
+      // of range and Boost's 0 (or denormal) stays.
+      if (const auto [end, ec] = std::from_chars(first, last, exact);
+          ec == std::errc() && end == last) {
+        d = exact;
+      }
+    }
+    number.clear();
+    return st.push_double(d), true;
+  }
+  bool on_bool(bool b, json::error_code&) { return st.push_bool(b), true; }
+  bool on_null(json::error_code&) { return st.push_null(), true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+std::size_t depth(const json::value& value) {
+  std::size_t deepest = 0;
+  if (value.is_array()) {
+    for (const auto& item : value.get_array()) deepest = std::max(deepest, depth(item));
+    return deepest + 1;
+  }
+  if (value.is_object()) {
+    for (const auto& member : value.get_object())
+      deepest = std::max(deepest, depth(member.value()));
+    return deepest + 1;
+  }
+  return 0;
 }
 
 }  // namespace
 
-std::optional<boost::json::value> parseJson(std::string_view text, std::string& error) {
-  boost::json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
-  boost::json::parser parser({}, options);
-  boost::system::error_code ec;
-  const std::size_t used = parser.write(text.data(), text.size(), ec);
+std::optional<json::value> parseJson(std::string_view text, std::string& error) {
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth + 2;  // a JSONL row and its inputs; fields: checkDepth()
+  json::basic_parser<PreciseHandler> parser(options);
+  json::error_code ec;
+  const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) ec = json::error::extra_data;
   if (ec) {
     error = fmt::format("not JSON: {} (at byte {})", ec.message(), used + 1);
     return std::nullopt;
   }
-  boost::json::value value = parser.release();
-  if (!allFinite(value)) {
+  if (parser.handler().outOfRange) {
     error = "a number is too large for a double (beyond ±1.8e308)";
     return std::nullopt;
   }
-  return value;
+  return parser.handler().st.release();
+}
+
+std::string checkDepth(const ExampleRow& row) {
+  for (const auto* fields : {&row.inputs, &row.outputs, &row.metadata}) {
+    for (const auto& member : *fields) {
+      if (depth(member.value()) > kMaxJsonDepth) {
+        return fmt::format("{} {} nests deeper than {} levels",
+                           fields == &row.inputs    ? "inputs"
+                           : fields == &row.outputs ? "outputs"
+                                                    : "metadata",
+                           quoted(member.key()), kMaxJsonDepth);
+      }
+    }
+  }
+  return {};
 }
 
 namespace {
