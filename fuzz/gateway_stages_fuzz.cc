@@ -51,9 +51,9 @@ Result filterStream(gateway::UsageStage& stage, std::string_view stream, bool st
 bool sameUsage(const std::optional<gateway::CallUsage>& a,
                const std::optional<gateway::CallUsage>& b) {
   if (a.has_value() != b.has_value()) return false;
-  return !a || (a->prompt_tokens == b->prompt_tokens &&
-                a->completion_tokens == b->completion_tokens &&
-                a->cached_prompt_tokens == b->cached_prompt_tokens && a->counted == b->counted);
+  return !a ||
+         (a->prompt_tokens == b->prompt_tokens && a->completion_tokens == b->completion_tokens &&
+          a->cached_prompt_tokens == b->cached_prompt_tokens && a->counted == b->counted);
 }
 
 }  // namespace

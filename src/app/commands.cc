@@ -20,10 +20,10 @@
 #include "core/names.h"
 #include "core/time.h"
 #include "gateway/gateway.h"
+#include "http/server.h"
 #include "state/cache_store.h"
 #include "state/counter_store.h"
 #include "state/redis_client.h"
-#include "http/server.h"
 #include "store/log/append_log.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tracing/api/langsmith_routes.h"
@@ -65,10 +65,9 @@ gateway::GatewayOptions gatewayOptions(const core::Settings& settings,
   options.prices = std::move(prices);
   const core::CacheSettings& cache = settings.cache;
   if (cache.enabled) {
-    options.cache_store =
-        cache.backend == core::StateBackend::kRedis
-            ? state::makeRedisCache(redisClient(), "pharos:cache:")
-            : state::makeMemoryCache(cache.max_bytes, cache.max_entries);
+    options.cache_store = cache.backend == core::StateBackend::kRedis
+                              ? state::makeRedisCache(redisClient(), "pharos:cache:")
+                              : state::makeMemoryCache(cache.max_bytes, cache.max_entries);
     options.cache = {.ttl = cache.ttl,
                      .semantic = cache.semantic,
                      .semantic_model = cache.semantic_model,
@@ -253,8 +252,7 @@ int serveCommand(const CommonOptions& options) {
     call_sinks.push_back(audit_sink.get());
   }
   std::shared_ptr<state::RedisClient> redis;
-  gateway::GatewayOptions gateway_options =
-      gatewayOptions(settings, prices, redis);
+  gateway::GatewayOptions gateway_options = gatewayOptions(settings, prices, redis);
   gateway::Gateway gateway(std::move(gateway_config), std::move(gateway_options), metrics,
                            call_sinks);
   gateway.addRoutes(router);

@@ -562,8 +562,7 @@ std::vector<SettingDef> makeRegistry() {
           "Memory backend: the most the cached answers may hold; the least recently used go "
           "first."),
       setting<&S::cache, &CacheSettings::max_entries>(
-          "cache.max_entries", CountType{1, 100'000'000},
-          "Memory backend: the most answers kept."),
+          "cache.max_entries", CountType{1, 100'000'000}, "Memory backend: the most answers kept."),
       setting<&S::cache, &CacheSettings::semantic>(
           "cache.semantic", BoolType{},
           "Also answer a chat completion whose prompt means the same as a cached one (cosine "

@@ -126,8 +126,8 @@ struct LimitsSettings {
   double key_budget_usd = 0;      // per API key and period; 0: none
   double user_budget_usd = 0;     // per end user and period; 0: none
   std::chrono::milliseconds budget_period{86'400'000};
-  unsigned key_rpm = 0;  // requests per minute per key; 0: none
-  unsigned key_tpm = 0;  // tokens per minute per key; 0: none
+  unsigned key_rpm = 0;                       // requests per minute per key; 0: none
+  unsigned key_tpm = 0;                       // tokens per minute per key; 0: none
   unsigned default_max_output_tokens = 4096;  // a request without max_tokens, unknown model
 };
 

@@ -2,8 +2,8 @@
 // gateway's usage accounting later). Prices are US dollars per million tokens.
 #pragma once
 
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>

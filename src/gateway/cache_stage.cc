@@ -205,7 +205,8 @@ asio::awaitable<std::optional<http::Response>> CacheStage::onRequest(Call& call)
     } else if (*header == "no-store") {
       state.mode = CacheMode::kNoStore;
     } else {
-      call.record.error = fmt::format("header x-pharos-cache must be no-cache or no-store, got \"{}\"", *header);
+      call.record.error =
+          fmt::format("header x-pharos-cache must be no-cache or no-store, got \"{}\"", *header);
       call.record.error_class = "invalid_request";
       co_return openAiError(400, "invalid_request_error", *call.record.error);
     }
@@ -284,8 +285,8 @@ std::unique_ptr<StreamFilter> CacheStage::streamFilter(Call& call) {
 void CacheStage::store(Call& call, std::string answer, bool stream) {
   CallState& state = call.stateOf<CallState>(this);
   if (state.key.empty() || state.mode == CacheMode::kNoStore) return;
-  std::string value = encodeAnswer(stream, stream ? "text/event-stream" : "application/json",
-                                   answer);
+  std::string value =
+      encodeAnswer(stream, stream ? "text/event-stream" : "application/json", answer);
   // The semantic index learns the prompt once its answer is stored under the exact key.
   std::function<void()> index_prompt;
   if (state.semantic && !state.embedding.empty()) {

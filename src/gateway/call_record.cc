@@ -70,8 +70,7 @@ std::string dottedChild(std::string_view parent, std::chrono::system_clock::time
       std::chrono::duration_cast<std::chrono::microseconds>(start.time_since_epoch()).count();
   const auto seconds =
       std::chrono::system_clock::time_point(std::chrono::seconds(micros / 1'000'000));
-  return fmt::format("{}.{:%Y%m%dT%H%M%S}{:06d}Z{}", parent, seconds, micros % 1'000'000,
-                     run_id);
+  return fmt::format("{}.{:%Y%m%dT%H%M%S}{:06d}Z{}", parent, seconds, micros % 1'000'000, run_id);
 }
 
 }  // namespace
@@ -113,7 +112,8 @@ TraceLink childLink(const TraceLink& parent, std::chrono::system_clock::time_poi
   link.parent_span_hex = parent.span_hex;
   link.parent_run_id = parent.run_id;
   link.run_id = core::uuidFromHex(link.trace_hex.substr(0, 16) + link.span_hex);
-  if (parent.dotted_order) link.dotted_order = dottedChild(*parent.dotted_order, start, link.run_id);
+  if (parent.dotted_order)
+    link.dotted_order = dottedChild(*parent.dotted_order, start, link.run_id);
   return link;
 }
 

@@ -241,10 +241,10 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
       const auto* table = node.as_table();
       if (table == nullptr)
         fail(tree, path, node, "expected a table, got " + std::string(core::tomlTypeName(node)));
-      rejectUnknownKeys(tree, path, *table,
-                        {"targets", "retry", "attempt_timeout_s", "total_timeout_s",
-                         "first_token_timeout_s", "retry_on", "fallback_on", "static_response",
-                         "max_cost_per_query", "policy", "cache"});
+      rejectUnknownKeys(
+          tree, path, *table,
+          {"targets", "retry", "attempt_timeout_s", "total_timeout_s", "first_token_timeout_s",
+           "retry_on", "fallback_on", "static_response", "max_cost_per_query", "policy", "cache"});
       ModelRoute route;
       route.name = name;
       const toml::node* targets = table->get("targets");
@@ -348,8 +348,9 @@ GatewayConfig GatewayConfig::fromSettings(const core::GatewaySettings& settings,
     if (name.empty() || config.policies_.contains(name)) return;
     std::string known;
     for (const auto& [p, _] : config.policies_) known += (known.empty() ? "" : ", ") + p;
-    const std::string reason = fmt::format("no policy \"{}\" in [gateway.policies] (configured: {})",
-                                           name, known.empty() ? "none" : known);
+    const std::string reason =
+        fmt::format("no policy \"{}\" in [gateway.policies] (configured: {})", name,
+                    known.empty() ? "none" : known);
     if (tree != nullptr && node != nullptr) fail(*tree, path, *node, reason);
     throw core::SettingsError(path, "configuration", reason);
   };

@@ -2,16 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <charconv>
 
 #include "core/json_text.h"
 #include "gateway/openai_json.h"
-#include "gateway/stream_assembler.h"
 #include "gateway/policy_stage.h"
+#include "gateway/stream_assembler.h"
 #include "gateway/usage_stage.h"
 #include "http/sse.h"
 
@@ -169,19 +169,19 @@ struct Gateway::Impl : std::enable_shared_from_this<Gateway::Impl> {
   // upstream, so it stores the upstream's own bytes.
   void buildStages(http::MetricsRegistry& metrics) {
     if (config.hasPolicies()) stages.push_back(std::make_unique<PolicyStage>(config, metrics));
-    if (!options.prices) options.prices = std::make_shared<economics::PriceTable>(economics::PriceTable::builtIn());
+    if (!options.prices)
+      options.prices = std::make_shared<economics::PriceTable>(economics::PriceTable::builtIn());
     options.limits_options.keys = config.keys();
     bool model_limits = false;
-    for (const auto& [name, route] : config.models()) model_limits |= route.max_cost_per_query.has_value();
+    for (const auto& [name, route] : config.models())
+      model_limits |= route.max_cost_per_query.has_value();
     if (options.counters && (options.limits_options.any() || model_limits)) {
       stages.push_back(std::make_unique<LimitsStage>(options.limits_options, options.prices,
                                                      options.counters, metrics));
     }
     stages.push_back(std::make_unique<UsageStage>(options.prices, metrics));
     if (options.cache_store) {
-      Embedder embedder = [this](Call& call, const std::string& text) {
-        return embed(call, text);
-      };
+      Embedder embedder = [this](Call& call, const std::string& text) { return embed(call, text); };
       stages.push_back(std::make_unique<CacheStage>(options.cache, options.cache_store,
                                                     std::move(embedder), metrics));
     }
@@ -424,7 +424,8 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
 
   const Clock::time_point started = call->started;
   const auto decorate = [&](http::Response& response, const DispatchResult* result) {
-    const Clock::duration upstream_time = result != nullptr ? result->upstream_time : Clock::duration{};
+    const Clock::duration upstream_time =
+        result != nullptr ? result->upstream_time : Clock::duration{};
     record.overhead_ms = millisecondsOf(Clock::now() - started - upstream_time);
     response.header("x-pharos-attempts", std::to_string(record.attempts));
     if (!record.target.empty()) response.header("x-pharos-target", record.target);
@@ -460,9 +461,9 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
       http::Response response = http::Response::eventStream(nullptr);
       decorate(response, nullptr);
       std::string events = std::move(answer.body);
-      auto relay = std::make_shared<StreamRelay>(shared_from_this(), std::make_shared<CallControl>(),
-                                                 call, entered, std::nullopt, std::move(events),
-                                                 plan.route.attempt_timeout);
+      auto relay = std::make_shared<StreamRelay>(
+          shared_from_this(), std::make_shared<CallControl>(), call, entered, std::nullopt,
+          std::move(events), plan.route.attempt_timeout);
       response.stream = [relay](http::StreamWriter& out) { return relay->run(out); };
       co_return response;
     }
@@ -507,9 +508,9 @@ asio::awaitable<http::Response> Gateway::Impl::call(http::Request& request, Endp
     record.status = result.head.status;
     decorate(response, &result);
     std::string first = std::move(result.body);
-    auto relay = std::make_shared<StreamRelay>(shared_from_this(), control, call, entered,
-                                               std::move(result), std::move(first),
-                                               plan.route.attempt_timeout);
+    auto relay =
+        std::make_shared<StreamRelay>(shared_from_this(), control, call, entered, std::move(result),
+                                      std::move(first), plan.route.attempt_timeout);
     response.stream = [relay](http::StreamWriter& out) { return relay->run(out); };
     co_return response;
   }
@@ -654,8 +655,7 @@ asio::awaitable<core::Result<std::vector<float>>> Gateway::Impl::embed(Call& cal
   child.user_id = call.record.user_id;
   child.project = call.record.project;
   child.link = childLink(call.record.link, child.start);
-  const std::string body =
-      json::serialize(json::object{{"model", model}, {"input", text}});
+  const std::string body = json::serialize(json::object{{"model", model}, {"input", text}});
   if (!sinks.empty()) child.request_body = body;
   std::optional<ModelRoute> route = config.route(model);
   if (!route) {

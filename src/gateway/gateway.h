@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "gateway/cache_stage.h"
 #include "gateway/call_record.h"
 #include "gateway/config.h"
 #include "gateway/dispatch.h"
-#include "gateway/cache_stage.h"
 #include "gateway/limits_stage.h"
 #include "gateway/stage.h"
 #include "http/metrics.h"

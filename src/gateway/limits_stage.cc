@@ -95,13 +95,13 @@ asio::awaitable<std::optional<http::Response>> LimitsStage::onRequest(Call& call
   };
 
   // The worst case: every prompt token at the input price, the longest answer allowed.
-  const std::string& priced_model = call.plan.route.targets.empty()
-                                        ? record.model
-                                        : call.plan.route.targets.front().model;
+  const std::string& priced_model =
+      call.plan.route.targets.empty() ? record.model : call.plan.route.targets.front().model;
   const economics::ModelPrice* price = prices_->find(priced_model);
   if (price == nullptr) price = prices_->find(record.model);
   const std::int64_t prompt_tokens = countedPromptTokens(call);
-  std::optional<std::int64_t> asked_output = positiveIntegerAt(call.fields, "max_completion_tokens");
+  std::optional<std::int64_t> asked_output =
+      positiveIntegerAt(call.fields, "max_completion_tokens");
   if (!asked_output) asked_output = positiveIntegerAt(call.fields, "max_tokens");
   std::int64_t output_tokens = 0;
   if (call.endpoint == Endpoint::kChat) {
@@ -122,8 +122,8 @@ asio::awaitable<std::optional<http::Response>> LimitsStage::onRequest(Call& call
         money(*estimate), prompt_tokens, money(price->input_per_million), output_tokens,
         asked_output ? "" : " (the model's limit: the request sets no max_tokens)",
         money(price->output_per_million), money(max_cost));
-    http::Response response = openAiError(400, "invalid_request_error", message,
-                                           "cost_limit_exceeded", "max_tokens");
+    http::Response response =
+        openAiError(400, "invalid_request_error", message, "cost_limit_exceeded", "max_tokens");
     co_return refuse("max_cost_per_query", std::move(message), std::move(response));
   }
 
@@ -133,34 +133,34 @@ asio::awaitable<std::optional<http::Response>> LimitsStage::onRequest(Call& call
     auto admission = co_await std::move(acquire);
     if (!admission) co_return unavailable(admission.error());
     if (!admission->admitted) {
-      std::string message = fmt::format(
-          "rate limit reached: {} requests per minute for this API key; retry in {} ms", rpm,
-          admission->retry_after.count());
-      co_return refuse("rpm", message,
-                       tooMany("requests", "rate_limit_exceeded", message,
-                               admission->retry_after, true));
+      std::string message =
+          fmt::format("rate limit reached: {} requests per minute for this API key; retry in {} ms",
+                      rpm, admission->retry_after.count());
+      co_return refuse(
+          "rpm", message,
+          tooMany("requests", "rate_limit_exceeded", message, admission->retry_after, true));
     }
   }
   if (tpm > 0) {
     const std::int64_t tokens = prompt_tokens + asked_output.value_or(0);
     if (tokens > static_cast<std::int64_t>(tpm)) {
-      std::string message = fmt::format(
-          "this request needs {} tokens, more than this API key's {} tokens per minute", tokens,
-          tpm);
+      std::string message =
+          fmt::format("this request needs {} tokens, more than this API key's {} tokens per minute",
+                      tokens, tpm);
       co_return refuse("tpm", message,
                        openAiError(400, "invalid_request_error", message, "tokens_exceed_tpm"));
     }
-    auto acquire = counters_->acquire("tpm:" + record.key_id, static_cast<double>(tokens), tpm,
-                                      60'000ms);
+    auto acquire =
+        counters_->acquire("tpm:" + record.key_id, static_cast<double>(tokens), tpm, 60'000ms);
     auto admission = co_await std::move(acquire);
     if (!admission) co_return unavailable(admission.error());
     if (!admission->admitted) {
-      std::string message = fmt::format(
-          "rate limit reached: {} tokens per minute for this API key; retry in {} ms", tpm,
-          admission->retry_after.count());
-      co_return refuse("tpm", message,
-                       tooMany("tokens", "rate_limit_exceeded", message, admission->retry_after,
-                               true));
+      std::string message =
+          fmt::format("rate limit reached: {} tokens per minute for this API key; retry in {} ms",
+                      tpm, admission->retry_after.count());
+      co_return refuse(
+          "tpm", message,
+          tooMany("tokens", "rate_limit_exceeded", message, admission->retry_after, true));
     }
   }
 
@@ -192,9 +192,9 @@ asio::awaitable<std::optional<http::Response>> LimitsStage::onRequest(Call& call
           "to {}; the period ends in {} s",
           budget.whose, money(admission->used_after), money(budget.usd), money(*estimate),
           (admission->retry_after.count() + 999) / 1000);
-      co_return refuse(budget.limit, message,
-                       tooMany("insufficient_quota", "budget_exceeded", message,
-                               admission->retry_after, false));
+      co_return refuse(
+          budget.limit, message,
+          tooMany("insufficient_quota", "budget_exceeded", message, admission->retry_after, false));
     }
     state.reservations.push_back({budget.key, *estimate, admission->window_start_ms});
   }

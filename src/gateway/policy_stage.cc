@@ -66,9 +66,8 @@ asio::awaitable<std::optional<http::Response>> PolicyStage::onRequest(Call& call
   }
   if (verdict.rejected) {
     verdicts_.with({policy->name, "rejected", verdict.rule}).inc();
-    const std::string message =
-        fmt::format("refused by policy \"{}\", rule {}: {}", policy->name, verdict.rule,
-                    verdict.message);
+    const std::string message = fmt::format("refused by policy \"{}\", rule {}: {}", policy->name,
+                                            verdict.rule, verdict.message);
     call.record.error = message;
     call.record.error_class = "policy_" + verdict.rule;
     co_return openAiError(400, "invalid_request_error", message, "policy_violation", verdict.rule);

@@ -30,7 +30,9 @@ std::vector<float> normalized(std::span<const float> v) {
 
 struct SemanticIndex::Scope {
   Scope(std::size_t dimensions, std::size_t capacity)
-      : dimensions(dimensions), space(dimensions), graph(&space, capacity, /*M=*/16, /*ef_construction=*/100) {
+      : dimensions(dimensions),
+        space(dimensions),
+        graph(&space, capacity, /*M=*/16, /*ef_construction=*/100) {
     graph.setEf(32);
     keys.resize(capacity);
   }

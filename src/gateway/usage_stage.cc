@@ -110,9 +110,11 @@ class UsageFilter final : public StreamFilter {
     if (ec || !chunk.is_object()) return true;
     const json::object& object = chunk.get_object();
     const json::value* usage = object.if_contains("usage");
-    if (usage != nullptr && usage->is_object()) call_.record.usage = usageFromJson(usage->get_object());
+    if (usage != nullptr && usage->is_object())
+      call_.record.usage = usageFromJson(usage->get_object());
     const json::value* choices = object.if_contains("choices");
-    const bool usage_only = choices != nullptr && choices->is_array() && choices->get_array().empty();
+    const bool usage_only =
+        choices != nullptr && choices->is_array() && choices->get_array().empty();
     return !(strip_ && usage_only);
   }
 
@@ -132,10 +134,9 @@ class UsageFilter final : public StreamFilter {
     }
     CallUsage usage;
     usage.prompt_tokens = countedPromptTokens(call_);
-    usage.completion_tokens = countTextTokens(call_.record.upstream_model.empty()
-                                                  ? call_.record.model
-                                                  : call_.record.upstream_model,
-                                              completion);
+    usage.completion_tokens = countTextTokens(
+        call_.record.upstream_model.empty() ? call_.record.model : call_.record.upstream_model,
+        completion);
     usage.counted = true;
     call_.record.usage = usage;
   }
@@ -156,8 +157,8 @@ const std::string& userLabel(const CallRecord& record) {
 
 std::int64_t countedPromptTokens(Call& call) {
   if (!call.counted_prompt_tokens) {
-    call.counted_prompt_tokens = countRequestTokens(call.record.model, call.fields,
-                                                    call.endpoint == Endpoint::kChat);
+    call.counted_prompt_tokens =
+        countRequestTokens(call.record.model, call.fields, call.endpoint == Endpoint::kChat);
   }
   return *call.counted_prompt_tokens;
 }
@@ -172,7 +173,8 @@ std::optional<CallUsage> usageFromJson(const json::object& usage) {
   out.prompt_tokens = prompt.value_or(0);
   out.completion_tokens =
       completion.value_or(total && prompt && *total >= *prompt ? *total - *prompt : 0);
-  if (!prompt && total && completion && *total >= *completion) out.prompt_tokens = *total - *completion;
+  if (!prompt && total && completion && *total >= *completion)
+    out.prompt_tokens = *total - *completion;
   const json::value* details =
       usage.if_contains(responses_api ? "input_tokens_details" : "prompt_tokens_details");
   if (details != nullptr && details->is_object()) {
@@ -248,8 +250,8 @@ void UsageStage::onComplete(Call& call) {
   }
   const std::string& model = record.upstream_model.empty() ? record.model : record.upstream_model;
   const std::string& user = userLabel(record);
-  tokens_.with({record.model, record.key_id, user, "prompt"}).inc(
-      static_cast<std::uint64_t>(usage.prompt_tokens));
+  tokens_.with({record.model, record.key_id, user, "prompt"})
+      .inc(static_cast<std::uint64_t>(usage.prompt_tokens));
   tokens_.with({record.model, record.key_id, user, "completion"})
       .inc(static_cast<std::uint64_t>(usage.completion_tokens));
   if (usage.cached_prompt_tokens > 0) {

@@ -253,11 +253,12 @@ policy = "nope"
 max_chars = "many"
 )"),
               HasSubstr("gateway.policies.s.input.max_chars"));
-  EXPECT_THAT(errorOf(base + R"(
+  EXPECT_THAT(
+      errorOf(base + R"(
 [gateway.policies.s]
 inputs = {}
 )"),
-              HasSubstr("gateway.policies.s.inputs: unknown setting; expected one of: input, output"));
+      HasSubstr("gateway.policies.s.inputs: unknown setting; expected one of: input, output"));
   EXPECT_THAT(errorOf(base + R"(
 [gateway.keys."k"]
 rpm = -1

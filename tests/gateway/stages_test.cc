@@ -55,7 +55,8 @@ T run(boost::asio::io_context& io, asio::awaitable<T> task) {
 }
 
 const std::string kStream =
-    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},"
+    "data: "
+    "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},"
     "\"finish_reason\":null}],\"usage\":null}\n\n"
     "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],"
     "\"usage\":null}\n\n"
@@ -78,8 +79,8 @@ TEST(UsageStageTest, AsksTheUpstreamForStreamUsage) {
   EXPECT_TRUE(call->strip_stream_usage);
   EXPECT_EQ(json::parse(call->body).at("stream_options").at("include_usage"), true);
   // Other stream options are kept.
-  auto other = makeCall(
-      R"({"model":"gpt-4o","stream":true,"stream_options":{"x":1},"messages":[]})");
+  auto other =
+      makeCall(R"({"model":"gpt-4o","stream":true,"stream_options":{"x":1},"messages":[]})");
   run(io, stage.onRequest(*other));
   EXPECT_EQ(json::parse(other->body).at("stream_options"),
             json::parse(R"({"x":1,"include_usage":true})"));
@@ -123,7 +124,8 @@ TEST(UsageStageTest, StripsTheUsageChunkAtEverySplit) {
 TEST(UsageStageTest, CountsWhenTheUpstreamReportsNone) {
   http::MetricsRegistry metrics;
   UsageStage stage(prices(), metrics);
-  auto call = makeCall(R"({"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]})");
+  auto call =
+      makeCall(R"({"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]})");
   std::string body =
       R"({"choices":[{"index":0,"message":{"role":"assistant","content":"The quick brown fox jumps over the lazy dog."}}]})";
   stage.onAnswer(*call, body);
@@ -153,15 +155,15 @@ TEST(UsageStageTest, PricesCachedPromptTokensAndFreeHits) {
   UsageStage stage(prices(), metrics);
   auto call = makeCall(R"({"model":"gpt-4o","messages":[]})");
   call->record.upstream_model = "gpt-4o-2024-08-06";
-  call->record.usage = CallUsage{.prompt_tokens = 1'000'000,
-                                 .completion_tokens = 100'000,
-                                 .cached_prompt_tokens = 400'000};
+  call->record.usage = CallUsage{
+      .prompt_tokens = 1'000'000, .completion_tokens = 100'000, .cached_prompt_tokens = 400'000};
   stage.onComplete(*call);
   ASSERT_TRUE(call->record.cost.has_value());
   EXPECT_DOUBLE_EQ(call->record.cost->prompt_usd, 0.6 * 2.5 + 0.4 * 1.25);
   EXPECT_DOUBLE_EQ(call->record.cost->completion_usd, 1.0);
-  EXPECT_NE(metrics.render().find("pharos_gateway_cost_usd_total{model=\"gpt-4o\",key=\"\",user=\"\"} 3"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.render().find("pharos_gateway_cost_usd_total{model=\"gpt-4o\",key=\"\",user=\"\"} 3"),
+      std::string::npos)
       << metrics.render();
 
   auto hit = makeCall(R"({"model":"gpt-4o","messages":[]})");
@@ -183,17 +185,27 @@ TEST(CacheKeyTest, EveryFieldThatCanChangeTheAnswerAndNothingElse) {
     call->record.workspace_name = std::move(workspace);
     return exactCacheKey(*call);
   };
-  const std::string base = key(R"({"model":"m","temperature":0,"messages":[{"role":"user","content":"a"}]})");
+  const std::string base =
+      key(R"({"model":"m","temperature":0,"messages":[{"role":"user","content":"a"}]})");
   EXPECT_EQ(base.size(), 64u);
   // Key order, user, metadata and stream_options do not matter.
-  EXPECT_EQ(base, key(R"({"messages":[{"content":"a","role":"user"}],"temperature":0,"model":"m"})"));
-  EXPECT_EQ(base, key(R"({"model":"m","temperature":0,"user":"u","metadata":{"a":"b"},"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a"}]})"));
+  EXPECT_EQ(base,
+            key(R"({"messages":[{"content":"a","role":"user"}],"temperature":0,"model":"m"})"));
+  EXPECT_EQ(
+      base,
+      key(R"({"model":"m","temperature":0,"user":"u","metadata":{"a":"b"},"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a"}]})"));
   // Everything else does.
-  EXPECT_NE(base, key(R"({"model":"m","temperature":0.5,"messages":[{"role":"user","content":"a"}]})"));
-  EXPECT_NE(base, key(R"({"model":"m","temperature":0,"messages":[{"role":"user","content":"b"}]})"));
-  EXPECT_NE(base, key(R"({"model":"n","temperature":0,"messages":[{"role":"user","content":"a"}]})"));
-  EXPECT_NE(base, key(R"({"model":"m","temperature":0,"stream":true,"messages":[{"role":"user","content":"a"}]})"));
-  EXPECT_NE(base, key(R"({"model":"m","temperature":0,"messages":[{"role":"user","content":"a"}]})", "other"));
+  EXPECT_NE(base,
+            key(R"({"model":"m","temperature":0.5,"messages":[{"role":"user","content":"a"}]})"));
+  EXPECT_NE(base,
+            key(R"({"model":"m","temperature":0,"messages":[{"role":"user","content":"b"}]})"));
+  EXPECT_NE(base,
+            key(R"({"model":"n","temperature":0,"messages":[{"role":"user","content":"a"}]})"));
+  EXPECT_NE(
+      base,
+      key(R"({"model":"m","temperature":0,"stream":true,"messages":[{"role":"user","content":"a"}]})"));
+  EXPECT_NE(base, key(R"({"model":"m","temperature":0,"messages":[{"role":"user","content":"a"}]})",
+                      "other"));
 }
 
 TEST(CacheKeyTest, SemanticQueryIsTheLastUserMessageInTheRestOfTheRequest) {
@@ -211,7 +223,8 @@ TEST(CacheKeyTest, SemanticQueryIsTheLastUserMessageInTheRestOfTheRequest) {
       {"role":"user","content":"first"},{"role":"assistant","content":"A"},
       {"role":"user","content":"Define AI"}]})");
   EXPECT_NE(semanticQuery(*other_system)->scope, query->scope);
-  EXPECT_FALSE(semanticQuery(*makeCall(R"({"model":"m","messages":[{"role":"system","content":"S"}]})")));
+  EXPECT_FALSE(
+      semanticQuery(*makeCall(R"({"model":"m","messages":[{"role":"system","content":"S"}]})")));
 }
 
 TEST(CacheStageTest, StoresAnAnswerAndServesItAgain) {
