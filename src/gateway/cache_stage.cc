@@ -304,6 +304,4 @@ void CacheStage::store(Call& call, std::string answer, bool stream) {
       asio::detached);
 }
 
-void CacheStage::onComplete(Call& /*call*/) {}
-
 }  // namespace pharos::gateway

@@ -56,7 +56,6 @@ class CacheStage final : public Stage {
   asio::awaitable<std::optional<http::Response>> onRequest(Call& call) override;
   void onAnswer(Call& call, std::string& body) override;
   std::unique_ptr<StreamFilter> streamFilter(Call& call) override;
-  void onComplete(Call& call) override;
 
   // Stores an answer for the call (plain body or whole stream), and indexes its prompt.
   void store(Call& call, std::string answer, bool stream);

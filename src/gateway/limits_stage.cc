@@ -183,7 +183,7 @@ asio::awaitable<std::optional<http::Response>> LimitsStage::onRequest(Call& call
     auto admission = co_await std::move(reserve);
     if (!admission || !admission->admitted) {
       // What this call already holds goes back before it is refused.
-      auto released = release(std::move(state.reservations));
+      auto released = settle(counters_, options_.budget_period, std::move(state.reservations), 0);
       co_await std::move(released);
       state.reservations.clear();
       if (!admission) co_return unavailable(admission.error());
@@ -201,10 +201,12 @@ asio::awaitable<std::optional<http::Response>> LimitsStage::onRequest(Call& call
   co_return std::nullopt;
 }
 
-asio::awaitable<void> LimitsStage::release(std::vector<Reservation> reservations) {
+asio::awaitable<void> LimitsStage::settle(std::shared_ptr<state::CounterStore> counters,
+                                          std::chrono::milliseconds period,
+                                          std::vector<Reservation> reservations, double actual) {
   for (const Reservation& r : reservations) {
-    auto settle = counters_->settle(r.key, r.amount, 0, options_.budget_period, r.window_start_ms);
-    (void)co_await std::move(settle);
+    auto settled = counters->settle(r.key, r.amount, actual, period, r.window_start_ms);
+    (void)co_await std::move(settled);
   }
 }
 
@@ -212,16 +214,9 @@ void LimitsStage::onComplete(Call& call) {
   CallState& state = call.stateOf<CallState>(this);
   if (state.reservations.empty()) return;
   const double actual = call.record.cost ? call.record.cost->total() : 0;
-  asio::co_spawn(
-      call.executor,
-      [counters = counters_, period = options_.budget_period,
-       reservations = std::move(state.reservations), actual]() -> asio::awaitable<void> {
-        for (const Reservation& r : reservations) {
-          auto settle = counters->settle(r.key, r.amount, actual, period, r.window_start_ms);
-          (void)co_await std::move(settle);
-        }
-      },
-      asio::detached);
+  asio::co_spawn(call.executor,
+                 settle(counters_, options_.budget_period, std::move(state.reservations), actual),
+                 asio::detached);
   state.reservations.clear();
 }
 

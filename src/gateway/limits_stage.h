@@ -52,7 +52,11 @@ class LimitsStage final : public Stage {
   struct CallState {
     std::vector<Reservation> reservations;
   };
-  asio::awaitable<void> release(std::vector<Reservation> reservations);
+  // Replaces each reservation by `actual` (0: the call is refused or cost nothing). Static, so a
+  // settle started when a call completes owns everything it needs.
+  static asio::awaitable<void> settle(std::shared_ptr<state::CounterStore> counters,
+                                      std::chrono::milliseconds period,
+                                      std::vector<Reservation> reservations, double actual);
 
   LimitsOptions options_;
   std::shared_ptr<const economics::PriceTable> prices_;

@@ -54,6 +54,17 @@ bool hasUsageObject(std::string_view text) {
   return hasMemberStartingWith(text, "usage", '{');
 }
 
+// Usage as Pharos counts it when the upstream reported none: the prompt, and the answer's text.
+CallUsage countedUsage(Call& call, std::string_view completion) {
+  CallUsage usage;
+  usage.prompt_tokens = countedPromptTokens(call);
+  usage.completion_tokens = countTextTokens(
+      call.record.upstream_model.empty() ? call.record.model : call.record.upstream_model,
+      completion);
+  usage.counted = true;
+  return usage;
+}
+
 // Follows a chat stream for its usage, and takes out the usage-only chunk the client did not ask
 // for. Complete events pass at once; only an event still arriving is held.
 class UsageFilter final : public StreamFilter {
@@ -132,13 +143,7 @@ class UsageFilter final : public StreamFilter {
       if (ec || !chunk.is_object()) continue;
       completion += choicesText(chunk.get_object(), "delta");
     }
-    CallUsage usage;
-    usage.prompt_tokens = countedPromptTokens(call_);
-    usage.completion_tokens = countTextTokens(
-        call_.record.upstream_model.empty() ? call_.record.model : call_.record.upstream_model,
-        completion);
-    usage.counted = true;
-    call_.record.usage = usage;
+    call_.record.usage = countedUsage(call_, completion);
   }
 
   static constexpr std::size_t kMaxTextBytes = 16 * 1024 * 1024;
@@ -148,10 +153,6 @@ class UsageFilter final : public StreamFilter {
   std::string pending_;
   std::string text_;  // the events so far, until usage arrives (for counting without it)
 };
-
-const std::string& userLabel(const CallRecord& record) {
-  return record.user_id;
-}
 
 }  // namespace
 
@@ -225,14 +226,7 @@ void UsageStage::onAnswer(Call& call, std::string& body) {
   boost::system::error_code ec;
   const json::value answer = json::parse(body, ec);
   if (ec || !answer.is_object()) return;
-  const std::string completion = choicesText(answer.get_object(), "message");
-  CallUsage usage;
-  usage.prompt_tokens = countedPromptTokens(call);
-  usage.completion_tokens = countTextTokens(
-      call.record.upstream_model.empty() ? call.record.model : call.record.upstream_model,
-      completion);
-  usage.counted = true;
-  call.record.usage = usage;
+  call.record.usage = countedUsage(call, choicesText(answer.get_object(), "message"));
 }
 
 std::unique_ptr<StreamFilter> UsageStage::streamFilter(Call& call) {
@@ -249,7 +243,7 @@ void UsageStage::onComplete(Call& call) {
     return;
   }
   const std::string& model = record.upstream_model.empty() ? record.model : record.upstream_model;
-  const std::string& user = userLabel(record);
+  const std::string& user = record.user_id;
   tokens_.with({record.model, record.key_id, user, "prompt"})
       .inc(static_cast<std::uint64_t>(usage.prompt_tokens));
   tokens_.with({record.model, record.key_id, user, "completion"})

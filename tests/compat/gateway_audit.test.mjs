@@ -66,6 +66,11 @@ retry = { attempts = 1 }
       assert.equal(e.query_sha256.length, 64);
     }
     assert.equal(events[1].prompt_tokens > 0, true);
+    // Priced at gpt-4o's list price; no cache is configured.
+    const expectedCost = (events[1].prompt_tokens * 2.5 + events[1].completion_tokens * 10) / 1e6;
+    assert.ok(Math.abs(events[1].cost_usd - expectedCost) < 1e-12, `${events[1].cost_usd} vs ${expectedCost}`);
+    assert.equal(events[1].cache_status, 'none');
+    assert.equal(events[3].cost_usd, null);
     assert.equal(events[3].error_type, 'server_error');
     // Each line carries the hash of the one before.
     for (let i = 1; i < lines.length; i++) {

@@ -268,6 +268,29 @@ TEST(CacheStageTest, StoresAnAnswerAndServesItAgain) {
   EXPECT_EQ(response->status, 400u);
 }
 
+TEST(CacheStageTest, AModelWithCacheOffIsNeitherLookedUpNorStored) {
+  boost::asio::io_context io;
+  http::MetricsRegistry metrics;
+  std::shared_ptr<state::CacheStore> store = state::makeMemoryCache(1 << 20, 100);
+  CacheStage stage({}, store, nullptr, metrics);
+  http::Request request = makeRequest();
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":"a"}]})";
+  for (int i = 0; i < 2; ++i) {
+    auto call = makeCall(body, &request);
+    call->plan.route.cache = false;
+    call->executor = io.get_executor();
+    EXPECT_FALSE(run(io, stage.onRequest(*call)).has_value());
+    EXPECT_FALSE(call->stored_answer.has_value()) << i;
+    EXPECT_EQ(call->record.cache_status, "none");
+    EXPECT_TRUE(call->response_headers.empty());
+    std::string answer = R"({"id":"x","choices":[]})";
+    stage.onAnswer(*call, answer);
+    io.restart();
+    io.run();
+  }
+  EXPECT_EQ(store->stats().hits + store->stats().misses, 0u);
+}
+
 TEST(LimitsStageTest, RefusesWhatCouldCostTooMuchAndStatesTheEstimate) {
   boost::asio::io_context io;
   http::MetricsRegistry metrics;
