@@ -1,6 +1,7 @@
 #include "core/ids.h"
 
 #include <fmt/format.h>
+#include <openssl/sha.h>
 
 #include <array>
 #include <cstdint>
@@ -30,6 +31,30 @@ std::string newUuidV7(std::chrono::system_clock::time_point now) {
 std::string uuidFromHex(std::string_view hex) {
   return fmt::format("{}-{}-{}-{}-{}", hex.substr(0, 8), hex.substr(8, 4), hex.substr(12, 4),
                      hex.substr(16, 4), hex.substr(20, 12));
+}
+
+std::string uuidV5(std::string_view namespace_uuid, std::string_view name) {
+  std::string input;
+  input.reserve(16 + name.size());
+  const auto nibble = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return 0;
+  };
+  std::string hex;
+  for (char c : namespace_uuid) {
+    if (c != '-') hex.push_back(c);
+  }
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    input.push_back(static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
+  }
+  input.append(name);
+  std::array<unsigned char, SHA_DIGEST_LENGTH> digest{};
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest.data());
+  digest[6] = static_cast<unsigned char>(0x50 | (digest[6] & 0x0f));  // version 5
+  digest[8] = static_cast<unsigned char>(0x80 | (digest[8] & 0x3f));  // RFC 4122 variant
+  return uuidFromHex(toHex(std::string_view(reinterpret_cast<const char*>(digest.data()), 16)));
 }
 
 bool isUuid(std::string_view text) {

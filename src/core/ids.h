@@ -15,6 +15,9 @@ bool isUuid(std::string_view text);
 // "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" from 32 hex digits. One function for every place that
 // derives run ids from trace/span ids (OTLP ingest, the gateway), so they always agree.
 std::string uuidFromHex(std::string_view hex32);
+// RFC 4122 name-based UUID (version 5, SHA-1) of `name` in the namespace UUID `namespace_uuid`:
+// the same name always gives the same id (rows of a dataset file map to the same examples).
+std::string uuidV5(std::string_view namespace_uuid, std::string_view name);
 // `length` characters of [A-Za-z0-9], uniformly random (for API key ids and secrets).
 std::string randomAlphanumeric(std::size_t length);
 

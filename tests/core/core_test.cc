@@ -67,6 +67,16 @@ TEST(UuidV7Test, IdsMadeAtIncreasingMillisecondsSortInTimeOrder) {
             newUuidV7(system_clock::time_point{milliseconds(0x100)}));
 }
 
+TEST(UuidV5Test, MatchesRfc4122NameBasedIds) {
+  // Python: uuid.uuid5(uuid.NAMESPACE_DNS, "python.org"), and the URL namespace.
+  EXPECT_EQ(uuidV5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org"),
+            "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+  EXPECT_EQ(uuidV5("6ba7b811-9dad-11d1-80b4-00c04fd430c8", "https://pharos.dev/"),
+            uuidV5("6BA7B811-9DAD-11D1-80B4-00C04FD430C8", "https://pharos.dev/"));
+  EXPECT_NE(uuidV5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org "),
+            uuidV5("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org"));
+}
+
 TEST(UuidV7Test, IdsInTheSameMillisecondDiffer) {
   const system_clock::time_point at{milliseconds(1'000)};
   std::set<std::string> ids;

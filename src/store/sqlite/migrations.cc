@@ -141,6 +141,78 @@ CREATE TABLE feedback (
 CREATE INDEX feedback_by_run ON feedback(ws, run_id);
 CREATE INDEX feedback_by_key ON feedback(ws, key, score);
 )sql"},
+    {3, "eval: datasets, examples with revisions, experiment fields, feedback columns", R"sql(
+CREATE TABLE datasets (
+  seq INTEGER PRIMARY KEY,
+  ws INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  description TEXT,
+  data_type TEXT NOT NULL DEFAULT 'kv',
+  inputs_schema TEXT,
+  outputs_schema TEXT,
+  extra TEXT,
+  created_at INTEGER NOT NULL,
+  -- The last write to the dataset or any of its examples: the dataset's latest version.
+  modified_at INTEGER NOT NULL,
+  UNIQUE (ws, name)
+);
+-- One row per example revision; the current one has valid_to NULL. A delete writes a tombstone
+-- revision (deleted = 1) and closes the one before, so any earlier version can still be read:
+-- as of T, the revision with modified_at <= T AND (valid_to IS NULL OR valid_to > T), unless it
+-- is a tombstone. inputs/outputs are stored like run payloads (JSON text or a zlib BLOB).
+CREATE TABLE examples (
+  seq INTEGER PRIMARY KEY,
+  ws INTEGER NOT NULL,
+  dataset INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  inputs BLOB NOT NULL,
+  outputs BLOB,
+  metadata TEXT,
+  source_run_id TEXT,
+  created_at INTEGER NOT NULL,
+  modified_at INTEGER NOT NULL,
+  valid_to INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX examples_current ON examples(ws, id) WHERE valid_to IS NULL;
+CREATE INDEX examples_by_dataset ON examples(dataset, created_at, id)
+  WHERE valid_to IS NULL AND deleted = 0;
+CREATE INDEX examples_history ON examples(dataset, id, modified_at);
+-- Splits of current revisions; rewritten with each revision.
+CREATE TABLE example_splits (
+  dataset INTEGER NOT NULL,
+  split TEXT NOT NULL,
+  example_id TEXT NOT NULL,
+  PRIMARY KEY (dataset, split, example_id)
+) WITHOUT ROWID;
+CREATE TABLE example_attachments (
+  ws INTEGER NOT NULL,
+  example_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (ws, example_id, name)
+) WITHOUT ROWID;
+ALTER TABLE sessions ADD COLUMN num_examples INTEGER;
+ALTER TABLE sessions ADD COLUMN num_repetitions INTEGER;
+ALTER TABLE sessions ADD COLUMN evaluator_keys TEXT;
+CREATE INDEX sessions_by_dataset ON sessions(ws, reference_dataset_id, start_time)
+  WHERE reference_dataset_id IS NOT NULL;
+-- feedback.value and feedback.correction hold JSON text; feedback_source the whole object, with
+-- its type and evaluator run copied out for filtering. extra {"error": true} = a failed evaluator.
+ALTER TABLE feedback ADD COLUMN modified_at INTEGER;
+ALTER TABLE feedback ADD COLUMN extra TEXT;
+ALTER TABLE feedback ADD COLUMN source_type TEXT;
+ALTER TABLE feedback ADD COLUMN source_run_id TEXT;
+ALTER TABLE feedback ADD COLUMN start_time INTEGER;
+ALTER TABLE feedback ADD COLUMN comparative_experiment_id TEXT;
+ALTER TABLE feedback ADD COLUMN feedback_config TEXT;
+CREATE INDEX feedback_by_session ON feedback(ws, session_id, key) WHERE session_id IS NOT NULL;
+-- Compare reads the runs of one example across experiments.
+CREATE INDEX runs_by_reference_example ON runs(ws, reference_example_id)
+  WHERE reference_example_id IS NOT NULL;
+)sql"},
 };
 
 std::int64_t nowMicros() {

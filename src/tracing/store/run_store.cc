@@ -456,7 +456,8 @@ void appendAfterCursor(std::string& sql, std::vector<query::SqlValue>& params, c
 // ---- projects ----
 
 constexpr std::string_view kProjectColumns =
-    "id, name, description, extra, reference_dataset_id, start_time, end_time";
+    "id, name, description, extra, reference_dataset_id, start_time, end_time, num_examples, "
+    "num_repetitions, evaluator_keys";
 
 Project projectRow(const Statement& s) {
   Project p;
@@ -471,6 +472,13 @@ Project projectRow(const Statement& s) {
   p.reference_dataset_id = textColumn(s, 4);
   p.start_time = s.columnInt64(5);
   if (!s.columnIsNull(6)) p.end_time = s.columnInt64(6);
+  if (!s.columnIsNull(7)) p.num_examples = s.columnInt64(7);
+  if (!s.columnIsNull(8)) p.num_repetitions = s.columnInt64(8);
+  if (!s.columnIsNull(9)) {
+    boost::system::error_code ec;
+    p.evaluator_keys = json::parse(s.columnText(9), ec);
+    if (ec) p.evaluator_keys = nullptr;
+  }
   return p;
 }
 
@@ -489,7 +497,8 @@ Result<std::optional<Project>> findProjectBy(Connection& c, std::int64_t ws,
 Result<std::int64_t> insertProject(Connection& c, std::int64_t ws, const Project& p) {
   auto s = c.cached(
       "INSERT INTO sessions(ws, id, name, description, extra, reference_dataset_id, start_time, "
-      "end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      "end_time, num_examples, num_repetitions, evaluator_keys) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!s) return std::move(s).error();
   (*s)->bindInt64(1, ws).bindText(2, p.id).bindText(3, p.name);
   bindOptionalText(**s, 4, p.description);
@@ -501,6 +510,13 @@ Result<std::int64_t> insertProject(Connection& c, std::int64_t ws, const Project
   bindOptionalText(**s, 6, p.reference_dataset_id);
   (*s)->bindInt64(7, p.start_time);
   bindOptionalInt(**s, 8, p.end_time);
+  bindOptionalInt(**s, 9, p.num_examples);
+  bindOptionalInt(**s, 10, p.num_repetitions);
+  if (p.evaluator_keys.is_null()) {
+    (*s)->bindNull(11);
+  } else {
+    (*s)->bindText(11, json::serialize(p.evaluator_keys));
+  }
   if (auto done = (*s)->run(); !done) {
     if (done.error().code != core::ErrorCode::kAlreadyExists) return done.error();
     auto same_name = findProjectBy(c, ws, "name", p.name);
@@ -525,15 +541,6 @@ Result<std::optional<std::int64_t>> projectSeq(Connection& c, std::int64_t ws,
   const std::int64_t seq = (*s)->columnInt64(0);
   (*s)->reset();
   return std::optional<std::int64_t>(seq);
-}
-
-Result<std::optional<std::int64_t>> lookupTenant(Connection& c, const std::string& workspace_id) {
-  auto s = c.cached("SELECT ws FROM tenants WHERE workspace_id = ?1");
-  if (!s) return std::move(s).error();
-  auto row = (*s)->bindText(1, workspace_id).step();
-  if (!row) return std::move(row).error();
-  if (!*row) return std::optional<std::int64_t>();
-  return std::optional<std::int64_t>((*s)->columnInt64(0));
 }
 
 // Percentile by nearest rank over sorted values.
@@ -703,36 +710,11 @@ RunStore::RunStore(store::sqlite::SqliteDatabase& database,
                    std::shared_ptr<const economics::PriceTable> prices)
     : database_(database), prices_(std::move(prices)) {}
 
-Result<std::optional<std::int64_t>> RunStore::tenant(Connection& connection,
-                                                     const std::string& workspace_id, bool create) {
-  {
-    std::lock_guard lock(tenants_mutex_);
-    if (auto it = tenants_.find(workspace_id); it != tenants_.end()) {
-      return std::optional<std::int64_t>(it->second);
-    }
-  }
-  auto found = lookupTenant(connection, workspace_id);
-  if (!found) return found;
-  if (!*found && create) {
-    auto insert = connection.cached("INSERT OR IGNORE INTO tenants(workspace_id) VALUES (?1)");
-    if (!insert) return std::move(insert).error();
-    if (auto done = (*insert)->bindText(1, workspace_id).run(); !done) return done.error();
-    found = lookupTenant(connection, workspace_id);
-  }
-  // Only what a reader sees is committed: a number the writer sees may belong to a transaction
-  // that is still rolled back, and caching it could hand one number to two workspaces.
-  if (*found && !create) {
-    std::lock_guard lock(tenants_mutex_);
-    tenants_.emplace(workspace_id, **found);
-  }
-  return found;
-}
-
 Result<RunStore::ProjectRef> RunStore::existingProject(Connection& c,
                                                        const std::string& workspace_id,
                                                        const std::string& id) {
   const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
-  auto ws = tenant(c, workspace_id, false);
+  auto ws = tenants_.lookup(c, workspace_id, false);
   if (!ws) return std::move(ws).error();
   if (!*ws) return missing;
   auto seq = projectSeq(c, **ws, id);
@@ -745,7 +727,7 @@ Result<RunStore::LoadedProject> RunStore::loadProject(Connection& c,
                                                       const std::string& workspace_id,
                                                       const std::string& id) {
   const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
-  auto ws = tenant(c, workspace_id, false);
+  auto ws = tenants_.lookup(c, workspace_id, false);
   if (!ws) return std::move(ws).error();
   if (!*ws) return missing;
   auto found = findProjectBy(c, **ws, "id", id);
@@ -901,7 +883,7 @@ asio::awaitable<Result<IngestOutcome>> RunStore::ingest(std::string workspace_id
   std::function<Result<IngestOutcome>(Connection&)> job =
       [this, workspace_id, shared_runs,
        shared_attachments](Connection& c) -> Result<IngestOutcome> {
-    auto ws = tenant(c, workspace_id, true);
+    auto ws = tenants_.lookup(c, workspace_id, true);
     if (!ws) return std::move(ws).error();
     if (!*ws) return Error::internal("workspace has no tenant number");
     IngestOutcome outcome;
@@ -950,7 +932,7 @@ asio::awaitable<Result<std::string>> RunStore::getRun(std::string workspace_id, 
                                                       std::string base_url) {
   std::function<Result<std::string>(Connection&)> job =
       [this, workspace_id, run_id, base_url](Connection& c) -> Result<std::string> {
-    auto ws = tenant(c, workspace_id, false);
+    auto ws = tenants_.lookup(c, workspace_id, false);
     if (!ws) return std::move(ws).error();
     const Error missing = Error::notFound(fmt::format("no run has the id {}", run_id));
     if (!*ws) return missing;
@@ -1005,7 +987,7 @@ asio::awaitable<Result<std::optional<Attachment>>> RunStore::getAttachment(std::
                                                                            std::string name) {
   std::function<Result<std::optional<Attachment>>(Connection&)> job =
       [this, workspace_id, run_id, name](Connection& c) -> Result<std::optional<Attachment>> {
-    auto ws = tenant(c, workspace_id, false);
+    auto ws = tenants_.lookup(c, workspace_id, false);
     if (!ws) return std::move(ws).error();
     if (!*ws) return std::optional<Attachment>();
     auto s = c.cached(
@@ -1037,7 +1019,7 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
                                                      cursor](Connection& c) -> Result<RunPage> {
     const RunQuery& q = *shared;
     RunPage page;
-    auto ws_found = tenant(c, workspace_id, false);
+    auto ws_found = tenants_.lookup(c, workspace_id, false);
     if (!ws_found) return std::move(ws_found).error();
     if (!*ws_found) return page;
     const std::int64_t ws = **ws_found;
@@ -1162,7 +1144,7 @@ asio::awaitable<Result<std::vector<TraceRun>>> RunStore::traceRuns(std::string w
   std::function<Result<std::vector<TraceRun>>(Connection&)> job =
       [this, workspace_id, trace_id](Connection& c) -> Result<std::vector<TraceRun>> {
     const Error missing = Error::notFound(fmt::format("no trace has the id {}", trace_id));
-    auto ws = tenant(c, workspace_id, false);
+    auto ws = tenants_.lookup(c, workspace_id, false);
     if (!ws) return std::move(ws).error();
     if (!*ws) return missing;
     RunSelection select;
@@ -1197,7 +1179,7 @@ asio::awaitable<Result<Project>> RunStore::createProject(std::string workspace_i
                                                          bool upsert) {
   std::function<Result<Project>(Connection&)> job = [this, workspace_id, project,
                                                      upsert](Connection& c) -> Result<Project> {
-    auto ws = tenant(c, workspace_id, true);
+    auto ws = tenants_.lookup(c, workspace_id, true);
     if (!ws) return std::move(ws).error();
     if (!*ws) return Error::internal("workspace has no tenant number");
     if (upsert) {
@@ -1217,7 +1199,7 @@ asio::awaitable<Result<std::vector<Project>>> RunStore::listProjects(std::string
                                                                      ProjectListQuery query) {
   std::function<Result<std::vector<Project>>(Connection&)> job =
       [this, workspace_id, query](Connection& c) -> Result<std::vector<Project>> {
-    auto ws = tenant(c, workspace_id, false);
+    auto ws = tenants_.lookup(c, workspace_id, false);
     if (!ws) return std::move(ws).error();
     std::vector<Project> out;
     if (!*ws) return out;

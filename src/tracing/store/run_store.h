@@ -22,6 +22,7 @@
 #include "core/result.h"
 #include "economics/pricing.h"
 #include "store/sqlite/database.h"
+#include "store/sqlite/tenants.h"
 #include "tracing/query/filter_ast.h"
 #include "tracing/run.h"
 #include "tracing/store/run_row.h"
@@ -68,6 +69,10 @@ struct Project {
   std::optional<std::string> reference_dataset_id;
   std::int64_t start_time = 0;  // Unix microseconds
   std::optional<std::int64_t> end_time;
+  // Experiments (projects with a reference dataset): what evaluate() announced when it began.
+  std::optional<std::int64_t> num_examples;
+  std::optional<std::int64_t> num_repetitions;
+  boost::json::value evaluator_keys;  // array of strings, or null
 };
 
 struct ProjectUpdate {
@@ -189,9 +194,6 @@ class RunStore {
                                                                   StatsQuery query);
 
  private:
-  // The compact tenant number of a workspace; created on the writer when `create`.
-  core::Result<std::optional<std::int64_t>> tenant(store::sqlite::Connection& connection,
-                                                   const std::string& workspace_id, bool create);
   struct ProjectRef {
     std::int64_t ws = 0;
     std::int64_t seq = 0;
@@ -216,8 +218,7 @@ class RunStore {
   store::sqlite::SqliteDatabase& database_;
   std::shared_ptr<const economics::PriceTable> prices_;
 
-  std::mutex tenants_mutex_;
-  std::unordered_map<std::string, std::int64_t> tenants_;
+  store::sqlite::TenantCache tenants_;
 };
 
 }  // namespace pharos::tracing
