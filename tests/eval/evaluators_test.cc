@@ -413,6 +413,9 @@ TEST(Judge, BadVerdictsAreErrorsNamingTheAnswer) {
             "judge model m answered \"{\"score\": 6}\": score 6 is outside 1-5");
   EXPECT_EQ(verdict(R"({"score": 0})"),
             "judge model m answered \"{\"score\": 0}\": score 0 is outside 1-5");
+  EXPECT_EQ(verdict(R"({"score": 18446744073709551615})"),
+            "judge model m answered \"{\"score\": 18446744073709551615}\": score "
+            "18446744073709551615 is outside 1-5");
   EXPECT_EQ(verdict(R"({"score": 3.5})"),
             "judge model m answered \"{\"score\": 3.5}\": \"score\" is not an integer");
   EXPECT_EQ(verdict(R"({"score": "4"})"),
@@ -437,10 +440,14 @@ TEST(Judge, SpecErrors) {
   EXPECT_EQ(specError("judge:rubric=r"), "evaluator judge: option model: required");
   EXPECT_EQ(specError("judge:model=m"), "evaluator judge: option rubric: required");
   EXPECT_EQ(specError("judge:model=m,rubric=r,scale=5-1"),
-            "evaluator judge: option scale: expected MIN-MAX with integers MIN < MAX, got \"5-1\"");
+            "evaluator judge: option scale: expected MIN-MAX with integers MIN < MAX (within "
+            "±1000000), got \"5-1\"");
   EXPECT_EQ(specError("judge:model=m,rubric=r,scale=high"),
-            "evaluator judge: option scale: expected MIN-MAX with integers MIN < MAX, got "
-            "\"high\"");
+            "evaluator judge: option scale: expected MIN-MAX with integers MIN < MAX (within "
+            "±1000000), got \"high\"");
+  EXPECT_NE(specError("judge:model=m,rubric=r,scale=-9223372036854775807-9223372036854775807")
+                .find("option scale"),
+            std::string::npos);
   EXPECT_EQ(specError("judge:model=m,rubric=r,json_mode=perhaps"),
             "evaluator judge: option json_mode: expected true or false, got \"perhaps\"");
   EXPECT_EQ(specError("judge:model=m,rubric=r,temperature=1"),

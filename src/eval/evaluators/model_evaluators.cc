@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 #include "eval/evaluators/answer_json.h"
 #include "eval/evaluators/builtin_evaluators.h"
@@ -140,9 +141,9 @@ class Judge final : public KeyedEvaluator {
     long long s = 0;
     if (score->is_int64()) {
       s = score->as_int64();
-    } else if (score->is_uint64()) {
-      if (score->as_uint64() > static_cast<std::uint64_t>(scale_.max)) return bad("out of range");
-      s = static_cast<long long>(score->as_uint64());
+    } else if (score->is_uint64()) {  // above INT64_MAX, so above any scale
+      return bad(
+          fmt::format("score {} is outside {}-{}", score->as_uint64(), scale_.min, scale_.max));
     } else if (score->is_double() && std::isfinite(score->as_double()) &&
                std::trunc(score->as_double()) == score->as_double() &&
                std::fabs(score->as_double()) < 1e15) {
@@ -175,6 +176,9 @@ bool parseInteger(std::string_view text, long long& out) {
   return ec == std::errc{} && ptr == end;
 }
 
+// Far beyond any sensible grading scale; keeps MAX - MIN and the double division exact.
+constexpr long long kScaleBound = 1'000'000;
+
 // "MIN-MAX" with integers MIN < MAX (MIN may be negative: "-2-2").
 core::Result<Scale> parseScale(SpecOptions& options) {
   const auto text = options.take("scale");
@@ -184,10 +188,10 @@ core::Result<Scale> parseScale(SpecOptions& options) {
   Scale scale;
   if (dash == std::string_view::npos || !parseInteger(value.substr(0, dash), scale.min) ||
       !parseInteger(value.substr(dash + 1), scale.max) || scale.min >= scale.max ||
-      scale.max - scale.min > 1'000'000) {
+      std::llabs(scale.min) > kScaleBound || std::llabs(scale.max) > kScaleBound) {
     return options.optionError(
-        "scale",
-        fmt::format("expected MIN-MAX with integers MIN < MAX, got \"{}\"", truncated(*text, 40)));
+        "scale", fmt::format("expected MIN-MAX with integers MIN < MAX (within ±{}), got \"{}\"",
+                             kScaleBound, truncated(*text, 40)));
   }
   return scale;
 }
