@@ -17,12 +17,12 @@ namespace pharos::eval {
 // One column per experiment in response order (the first is the baseline, the last the current
 // one) and, with two or more, a delta column (last − first):
 //
-//                      v1.0-8d1e2f3a    v1.1-3f2a9c1e  delta
-//   exact_match        0.400 (5)        0.600 (5)      +0.200
-//   judge              0.750 (4, 1 err) 0.800 (5)      +0.050
-//   error rate         20.0%            0.0%           -20.0 pp
-//   latency p50 / p95  0.12s / 0.40s    0.10s / 0.31s
-//   tokens / cost      1,234 / $0.0012  1,101 / $0.0011
+//                      v1.0-8d1e2f3a     v1.1-3f2a9c1e    delta
+//   exact_match        0.400 (5)         0.600 (5)        +0.200
+//   judge              0.750 (4, 1 err)  0.800 (5)        +0.050
+//   error rate         20.0%             0.0%             -20.0 pp
+//   latency p50 / p95  0.12s / 0.40s     0.10s / 0.31s
+//   tokens / cost      1,234 / $0.0012   1,101 / $0.0011
 //   examples: 1 improved, 0 regressed on exact_match
 //
 // Rows per feedback key in `feedback_keys` order (else the order keys appear in the stats);
