@@ -15,13 +15,21 @@ import {
   runPharos,
   startPharos,
 } from './harness.mjs';
+import {
+  describeRequest,
+  listAll,
+  rawJson,
+  recordingClient,
+  recordingFetch,
+  testServerLoggedNoErrors,
+} from './langsmith_helpers.mjs';
 
 requireInstalled();
 isolateLangSmithEnvironment();
 // "Tracing on", as a user of the client configures it. The clients below still get their endpoint
 // explicitly, except the first describe, which is configured by the environment alone.
 process.env.LANGSMITH_TRACING = 'true';
-const { Client, RunTree, overrideFetchImplementation } = await import('langsmith');
+const { RunTree, overrideFetchImplementation } = await import('langsmith');
 const { traceable } = await import('langsmith/traceable');
 const langsmithVersion = packageVersion('langsmith');
 
@@ -35,75 +43,6 @@ let projectCounter = 0;
 function freshProjectName(label) {
   projectCounter += 1;
   return `compat-${label}-${projectCounter}-${randomUUID().slice(0, 8)}`;
-}
-
-// A request body as text when it is a string or bytes (JSON bodies); undefined for a stream.
-function bodyText(body) {
-  if (typeof body === 'string') return body;
-  if (body instanceof Uint8Array || body instanceof ArrayBuffer) {
-    return new TextDecoder().decode(body);
-  }
-  return undefined;
-}
-
-// A fetch that records {method, url, path, headers, body?, status, responseText?} of every call.
-function recordingFetch() {
-  const sent = [];
-  let inflight = 0;
-  const fetchImpl = async (input, init = {}) => {
-    const url = String(input);
-    const entry = {
-      method: (init.method ?? 'GET').toUpperCase(),
-      url,
-      path: new URL(url).pathname,
-      headers: new Headers(init.headers),
-      body: bodyText(init.body),
-    };
-    sent.push(entry);
-    inflight += 1;
-    try {
-      const response = await fetch(input, init);
-      entry.status = response.status;
-      if (!response.ok) entry.responseText = await response.clone().text();
-      return response;
-    } catch (error) {
-      entry.error = String(error);
-      throw error;
-    } finally {
-      inflight -= 1;
-    }
-  };
-  // Resolves once no request has been in flight for 100 ms (direct POST/PATCH /runs calls of
-  // traceable are not awaited by awaitPendingTraceBatches).
-  async function idle(timeoutMs = 15_000) {
-    const deadline = Date.now() + timeoutMs;
-    let quietSince = Date.now();
-    for (;;) {
-      if (inflight > 0) quietSince = Date.now();
-      if (inflight === 0 && Date.now() - quietSince >= 100) return;
-      if (Date.now() > deadline) throw new Error(`${inflight} request(s) still in flight`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-  return { sent, fetchImpl, idle };
-}
-
-// A LangSmith client against Pharos that records its traffic. Ingest uploads are not retried
-// (callerOptions applies to the ingest caller), so a failure shows at once.
-function recordingClient(pharos, config = {}) {
-  const recorder = recordingFetch();
-  const client = new Client({
-    apiUrl: `${pharos.baseUrl}/api/v1`,
-    fetchImplementation: recorder.fetchImpl,
-    callerOptions: { maxRetries: 0 },
-    ...config,
-  });
-  return { client, ...recorder };
-}
-
-function describeRequest(r) {
-  return `${r.method} ${r.path} -> ${r.status ?? r.error}` +
-    (r.responseText ? ` ${r.responseText.slice(0, 500)}` : '');
 }
 
 // The ingest requests of a recording, asserted to have all succeeded (2xx).
@@ -120,42 +59,8 @@ async function flush(recorder) {
   await recorder.idle();
 }
 
-async function listAll(client, params) {
-  const runs = [];
-  for await (const run of client.listRuns(params)) runs.push(run);
-  return runs;
-}
-
 const names = (runs) => runs.map((r) => r.name);
 const sortedNames = (runs) => names(runs).sort();
-
-async function rawJson(pharos, method, path, body, headers = {}) {
-  const response = await fetch(`${pharos.baseUrl}/api/v1${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-  });
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, text, json };
-}
-
-// The last test of each describe: what the client could not see went wrong on the server either.
-function testServerLoggedNoErrors(getPharos) {
-  test('Pharos logged no error and answered no 5xx', TEST_TIMEOUT, () => {
-    const pharos = getPharos();
-    const lines = pharos.logLines();
-    const errors = lines.filter((l) => l.level === 'error' || l.level === 'fatal');
-    assert.deepEqual(errors, [], 'error lines in Pharos\'s log');
-    const failed = pharos.accessLog().filter((l) => l.status >= 500);
-    assert.deepEqual(failed, [], '5xx answers');
-  });
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const isUuid = (s) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s);
@@ -278,7 +183,7 @@ describe(`langsmith ${langsmithVersion}: traceable configured by the environment
       delete process.env.LANGSMITH_ENDPOINT;
       delete process.env.LANGSMITH_PROJECT;
     }
-    reader = recordingClient(pharos);
+    reader = await recordingClient(pharos);
   });
   after(async () => {
     await pharos?.stop();
@@ -503,7 +408,7 @@ describe(`langsmith ${langsmithVersion}: ingest paths (default settings)`, () =>
 
   test('auto-batching: multipart with a gzip body', TEST_TIMEOUT, async () => {
     const projectName = freshProjectName('multipart-gzip');
-    const recorder = recordingClient(pharos);
+    const recorder = await recordingClient(pharos);
     await traceSmallTree(recorder.client, projectName);
     await flush(recorder);
     const ingest = assertIngestSucceeded(recorder.sent);
@@ -524,7 +429,7 @@ describe(`langsmith ${langsmithVersion}: ingest paths (default settings)`, () =>
       process.env.LANGSMITH_DISABLE_RUN_COMPRESSION = 'true';
       let recorder;
       try {
-        recorder = recordingClient(pharos);
+        recorder = await recordingClient(pharos);
       } finally {
         delete process.env.LANGSMITH_DISABLE_RUN_COMPRESSION;
       }
@@ -541,7 +446,7 @@ describe(`langsmith ${langsmithVersion}: ingest paths (default settings)`, () =>
 
   test('autoBatchTracing:false: POST /runs then PATCH /runs/{id}', TEST_TIMEOUT, async () => {
     const projectName = freshProjectName('direct');
-    const recorder = recordingClient(pharos, { autoBatchTracing: false });
+    const recorder = await recordingClient(pharos, { autoBatchTracing: false });
     await traceSmallTree(recorder.client, projectName);
     await flush(recorder);
     const ingest = assertIngestSucceeded(recorder.sent);
@@ -569,7 +474,7 @@ describe(`langsmith ${langsmithVersion}: many runs, ties and non-ASCII text`, ()
   test('non-ASCII inputs survive gzip multipart ingest and are found by search', TEST_TIMEOUT,
     async () => {
       const projectName = freshProjectName('unicode');
-      const recorder = recordingClient(pharos);
+      const recorder = await recordingClient(pharos);
       const text = 'Grüße aus Köln — 東京 🚀 "quoted" \\ back\\slash';
       await traceable(async ({ greeting }) => ({ echoed: greeting }),
         { name: 'grüße_run', client: recorder.client, project_name: projectName },
@@ -610,7 +515,7 @@ describe(`langsmith ${langsmithVersion}: many runs, ties and non-ASCII text`, ()
         if (!gzip) process.env.LANGSMITH_DISABLE_RUN_COMPRESSION = 'true';
         let recorder;
         try {
-          recorder = recordingClient(pharos);
+          recorder = await recordingClient(pharos);
         } finally {
           delete process.env.LANGSMITH_DISABLE_RUN_COMPRESSION;
         }
@@ -635,7 +540,7 @@ describe(`langsmith ${langsmithVersion}: many runs, ties and non-ASCII text`, ()
   test('40 concurrent traces (uploads in parallel): every tree is whole', { timeout: 120_000 },
     async () => {
       const projectName = freshProjectName('concurrent');
-      const recorder = recordingClient(pharos, { traceBatchConcurrency: 5 });
+      const recorder = await recordingClient(pharos, { traceBatchConcurrency: 5 });
       const config = { client: recorder.client, project_name: projectName };
       const leaf = traceable(async ({ i }) => {
         await sleep((i * 7) % 40);
@@ -678,7 +583,7 @@ describe(`langsmith ${langsmithVersion}: many runs, ties and non-ASCII text`, ()
   test('150 runs with one start_time: listRuns pages through all; cursors neither skip nor repeat',
     { timeout: 120_000 }, async () => {
       const projectName = freshProjectName('ties');
-      const recorder = recordingClient(pharos);
+      const recorder = await recordingClient(pharos);
       const start = Date.UTC(2025, 5, 1, 12, 0, 0);
       const ids = [];
       for (let i = 0; i < 150; i += 1) {
@@ -740,7 +645,7 @@ describe(`langsmith ${langsmithVersion}: ingest with tracing.multipart_ingest=fa
 
   test('auto-batching goes through POST /runs/batch', TEST_TIMEOUT, async () => {
     const projectName = freshProjectName('batch');
-    const recorder = recordingClient(pharos);
+    const recorder = await recordingClient(pharos);
     await traceSmallTree(recorder.client, projectName);
     await flush(recorder);
     const ingest = assertIngestSucceeded(recorder.sent);
@@ -829,7 +734,7 @@ describe(`langsmith ${langsmithVersion}: listRuns filters`, () => {
 
   before(async () => {
     pharos = await startPharos();
-    recorder = recordingClient(pharos);
+    recorder = await recordingClient(pharos);
     client = recorder.client;
     fixture = await writeFixture(client, projectName);
     await flush(recorder);
@@ -1092,7 +997,7 @@ describe(`langsmith ${langsmithVersion}: RunTree with metadata and tags`, () => 
     test(`postRun / end / patchRun, read back (autoBatchTracing: ${autoBatchTracing})`,
       TEST_TIMEOUT, async () => {
         const projectName = freshProjectName(`runtree-${autoBatchTracing}`);
-        const recorder = recordingClient(pharos, { autoBatchTracing });
+        const recorder = await recordingClient(pharos, { autoBatchTracing });
         const { client } = recorder;
         const root = new RunTree({
           name: 'lighthouse_report', run_type: 'chain', client, project_name: projectName,
@@ -1188,7 +1093,7 @@ describe(`langsmith ${langsmithVersion}: a patch that arrives before its post`, 
     test(`patchRun, then postRun (autoBatchTracing: ${autoBatchTracing})`, TEST_TIMEOUT,
       async () => {
         const projectName = freshProjectName(`patch-first-${autoBatchTracing}`);
-        const recorder = recordingClient(pharos, { autoBatchTracing });
+        const recorder = await recordingClient(pharos, { autoBatchTracing });
         const root = new RunTree({
           name: 'late_post', run_type: 'chain', client: recorder.client,
           project_name: projectName, inputs: { order: 'patch first' }, tags: ['late'],
@@ -1228,7 +1133,7 @@ describe(`langsmith ${langsmithVersion}: a patch that arrives before its post`, 
     test(`the same post twice is one run (autoBatchTracing: ${autoBatchTracing})`, TEST_TIMEOUT,
       async () => {
         const projectName = freshProjectName(`repost-${autoBatchTracing}`);
-        const recorder = recordingClient(pharos, { autoBatchTracing });
+        const recorder = await recordingClient(pharos, { autoBatchTracing });
         const run = new RunTree({
           name: 'reposted', client: recorder.client, project_name: projectName,
           inputs: { attempt: 1 }, tags: ['retry'],
@@ -1272,8 +1177,8 @@ describe(`langsmith ${langsmithVersion}: workspaces (auth.mode=required, two key
 
   test('runs and projects of one workspace are invisible to the other', TEST_TIMEOUT, async () => {
     const projectName = freshProjectName('workspace');
-    const a = recordingClient(pharos, { apiKey: keys.wsa });
-    const b = recordingClient(pharos, { apiKey: keys.wsb });
+    const a = await recordingClient(pharos, { apiKey: keys.wsa });
+    const b = await recordingClient(pharos, { apiKey: keys.wsb });
     let runId;
     await traceable(async () => {
       return { secret: 'only for a' };
@@ -1314,7 +1219,7 @@ describe(`langsmith ${langsmithVersion}: projects`, () => {
   let client;
   before(async () => {
     pharos = await startPharos();
-    client = recordingClient(pharos).client;
+    client = (await recordingClient(pharos)).client;
   });
   after(async () => {
     await pharos?.stop();
@@ -1382,7 +1287,7 @@ describe(`langsmith ${langsmithVersion}: projects`, () => {
   });
 
   test('listRuns over two projects by name', TEST_TIMEOUT, async () => {
-    const recorder = recordingClient(pharos);
+    const recorder = await recordingClient(pharos);
     const [a, b, c] = ['two-a', 'two-b', 'two-c'].map(freshProjectName);
     for (const [projectName, name] of [[a, 'in_a'], [b, 'in_b'], [c, 'in_c']]) {
       await traceable(async () => ({ ok: true }),
@@ -1400,7 +1305,7 @@ describe(`langsmith ${langsmithVersion}: projects`, () => {
 
   test('readProject of an unknown name throws (GET /sessions?name= answers [])', TEST_TIMEOUT,
     async () => {
-      const recorder = recordingClient(pharos);
+      const recorder = await recordingClient(pharos);
       await assert.rejects(
         recorder.client.readProject({ projectName: freshProjectName('missing') }), /not found/i);
       const [get] = recorder.sent;
@@ -1411,7 +1316,7 @@ describe(`langsmith ${langsmithVersion}: projects`, () => {
   test('tracing into an existing project (created with createProject) uses it', TEST_TIMEOUT,
     async () => {
       const projectName = freshProjectName('existing');
-      const recorder = recordingClient(pharos);
+      const recorder = await recordingClient(pharos);
       const created = await recorder.client.createProject({ projectName });
       await traceable(async () => ({ ok: true }),
         { name: 'into_existing', client: recorder.client, project_name: projectName })();
@@ -1434,7 +1339,7 @@ describe(`langsmith ${langsmithVersion}: bad input`, () => {
   const projectName = freshProjectName('bad-input');
   before(async () => {
     pharos = await startPharos();
-    const recorder = recordingClient(pharos);
+    const recorder = await recordingClient(pharos);
     client = recorder.client;
     projectId = (await client.createProject({ projectName })).id;
   });
@@ -1516,7 +1421,7 @@ describe(`langsmith ${langsmithVersion}: bad input`, () => {
   });
 
   test('listRuns on an unknown project throws', TEST_TIMEOUT, async () => {
-    const recorder = recordingClient(pharos);
+    const recorder = await recordingClient(pharos);
     await assert.rejects(listAll(recorder.client, { projectName: freshProjectName('nope') }),
       /not found/i);
     // The name lookup answered an empty array (spec §7); no query was posted.
