@@ -271,7 +271,7 @@ json::object feedbackFor(const State& state, const std::string& root_id,
   feedback["id"] = core::newUuidV7();
   feedback["run_id"] = root_id;
   feedback["trace_id"] = root_id;
-  feedback["session_id"] = state.options.experiment_id;
+  if (!state.options.experiment_id.empty()) feedback["session_id"] = state.options.experiment_id;
   if (result) {
     feedback["key"] = result->key.empty() ? key : result->key;
     feedback["score"] = result->score ? json::value(*result->score) : json::value(nullptr);
