@@ -328,7 +328,8 @@ TEST(EvalRunnerTest, RootRunsAndFeedbackHaveTheSdkShape) {
   ASSERT_NE(request, nullptr);
   EXPECT_EQ(request->model, "gpt-test");
   const ModelHeaders expected = {{"langsmith-trace", str(root.at("dotted_order"))},
-                                 {"x-pharos-project", "v1-0123abcd"}};
+                                 {"x-pharos-project", "v1-0123abcd"},
+                                 {"x-pharos-total-timeout-ms", "60000"}};
   EXPECT_EQ(request->headers, expected);
 
   ASSERT_EQ(rig.sink.feedback.size(), 2u);

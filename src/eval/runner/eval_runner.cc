@@ -399,8 +399,12 @@ asio::awaitable<void> runOne(std::shared_ptr<State> state, std::size_t index) {
     request.messages = *messages;
     request.parameters = state->target.parameters;
     if (state->target.via_gateway) {
+      // The gateway gives up at the same deadline (and records the timeout on its llm run)
+      // instead of retrying on for an answer nobody waits for.
       request.headers = {{"langsmith-trace", dotted_order},
-                         {"x-pharos-project", state->options.experiment_name}};
+                         {"x-pharos-project", state->options.experiment_name},
+                         {"x-pharos-total-timeout-ms", std::to_string(std::max<std::int64_t>(
+                                                           state->options.timeout.count(), 1))}};
     }
     const SystemClock::time_point call_start = SystemClock::now();
     const auto deadline = std::chrono::steady_clock::now() + state->options.timeout;

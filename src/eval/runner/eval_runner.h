@@ -10,8 +10,8 @@
 //    nothing else: no target call, no evaluators;
 //  * the target: one chat call. Through the gateway it carries `langsmith-trace: <root dotted
 //    order>` and `x-pharos-project: <experiment>` so the gateway records the llm run as the root's
-//    child; to an external endpoint the runner records that llm child run itself (with usage, so
-//    the run store counts tokens and prices it);
+//    child (and `x-pharos-total-timeout-ms` = the timeout); to an external endpoint the runner
+//    records that llm child run itself (with usage, so the run store counts tokens and prices it);
 //  * the deadline passes ⇒ the root run's error is "timeout: no answer within Ns"; any other
 //    failure ⇒ its message; either way the evaluators are skipped for that example;
 //  * each evaluator: feedback on the root run. A model-backed evaluator runs under its own
