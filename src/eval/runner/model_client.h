@@ -7,12 +7,18 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/result.h"
+
+namespace pharos::http {
+class ClientPool;
+struct Origin;
+}  // namespace pharos::http
 
 namespace pharos::eval {
 
@@ -56,5 +62,12 @@ class ModelClient {
   virtual asio::awaitable<core::Result<std::vector<std::vector<double>>>> embed(
       const EmbeddingRequest& request, ModelDeadline deadline) = 0;
 };
+
+// An OpenAI-compatible endpoint over HTTP: POST {base.base_path}/chat/completions and
+// /embeddings. For a Pharos gateway give the base path "/v1"; `auth_headers` (e.g.
+// `authorization: Bearer …` or `x-api-key`) go with every request. The pool must outlive the
+// client; calls run on the caller's I/O context.
+std::unique_ptr<ModelClient> makeHttpModelClient(http::ClientPool& pool, http::Origin base,
+                                                 ModelHeaders auth_headers);
 
 }  // namespace pharos::eval
