@@ -318,6 +318,11 @@ asio::awaitable<Result<json::array>> PharosApi::listSessions(std::string referen
   co_return co_await std::move(listing);
 }
 
+asio::awaitable<Result<json::array>> PharosApi::listDatasets() {
+  auto listing = listAll("/datasets", "datasets");
+  co_return co_await std::move(listing);
+}
+
 asio::awaitable<core::Status> PharosApi::postRuns(json::array post, json::array patch) {
   json::object body;
   body["post"] = std::move(post);

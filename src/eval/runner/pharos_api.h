@@ -78,6 +78,8 @@ class PharosApi {
   // PATCH /sessions/{id} with `body` ({end_time, extra}).
   asio::awaitable<core::Result<boost::json::value>> patchSession(std::string session_id,
                                                                  boost::json::object body);
+  // GET /datasets (all pages), newest first.
+  asio::awaitable<core::Result<boost::json::array>> listDatasets();
   // GET /sessions?reference_dataset=&include_stats=true (all pages), newest first.
   asio::awaitable<core::Result<boost::json::array>> listSessions(std::string reference_dataset_id);
   // POST /runs/batch {post, patch}.
