@@ -53,4 +53,68 @@ struct TokensOptions {
 // `pharos tokens`: one output line (token ids, space-separated, or the count) per stdin line.
 int tokensCommand(const TokensOptions& options);
 
+// ---- commands that talk to a running Pharos (server_client.h) ----
+
+struct RemoteOptions {
+  std::string url;  // empty: $PHAROS_URL, else the configured server.listen
+  std::string api_key_env = "PHAROS_API_KEY";
+};
+
+struct DatasetsImportOptions {
+  RemoteOptions remote;
+  std::string file, dataset, format;
+  std::vector<std::string> input_keys, output_keys;
+  std::string inputs_schema, outputs_schema;
+  bool strict = false;
+};
+// `pharos datasets import`: 0 all rows imported, 1 some rows bad (the good ones imported unless
+// --strict) or a setup failure.
+int datasetsImportCommand(const CommonOptions& options, const DatasetsImportOptions& import);
+
+struct DatasetsExportOptions {
+  RemoteOptions remote;
+  std::string dataset, format = "jsonl", as_of, output;
+  std::vector<std::string> splits;
+};
+int datasetsExportCommand(const CommonOptions& options,
+                          const DatasetsExportOptions& export_options);
+
+struct DatasetsListOptions {
+  RemoteOptions remote;
+  bool json = false;
+};
+int datasetsListCommand(const CommonOptions& options, const DatasetsListOptions& list);
+
+struct EvalOptions {
+  RemoteOptions remote;
+  std::string dataset, file, format;
+  std::vector<std::string> input_keys, output_keys;
+  std::string inputs_schema, outputs_schema;
+  std::string model, endpoint, endpoint_key_env;
+  std::string prompt, prompt_file, system, output_key, reference_key;
+  std::vector<std::string> evaluators;
+  std::string experiment_prefix;
+  std::size_t concurrency = 4;
+  std::string timeout = "60s", judge_timeout = "60s";
+  std::vector<std::string> splits;
+  std::size_t limit = 0;  // 0: every example
+  int compare = 0;        // how many earlier experiments to compare with
+  std::vector<std::string> baselines;
+  std::vector<std::string> fail_under;  // KEY=THRESHOLD
+  bool json = false;
+  bool no_progress = false;
+};
+// `pharos eval`: 0 done (per-example errors are data), 1 setup failure, 2 usage, 3 a
+// --fail-under threshold not met, 130 interrupted.
+int evalCommand(const CommonOptions& options, const EvalOptions& eval_options);
+
+struct EvalCompareOptions {
+  RemoteOptions remote;
+  std::string dataset;
+  std::vector<std::string> experiments;  // names or ids; empty: the last `last`
+  std::size_t last = 2;
+  bool json = false;
+};
+int evalCompareCommand(const CommonOptions& options, const EvalCompareOptions& compare);
+
 }  // namespace pharos::app
