@@ -26,6 +26,7 @@
 #include "state/redis_client.h"
 #include "store/log/append_log.h"
 #include "store/sqlite/sqlite_store.h"
+#include "tracing/api/feedback_routes.h"
 #include "tracing/api/langsmith_routes.h"
 #include "tracing/api/otlp_grpc.h"
 #include "tracing/api/otlp_routes.h"
@@ -210,6 +211,8 @@ int serveCommand(const CommonOptions& options) {
   const std::shared_ptr<const economics::PriceTable> prices = loadPrices(settings);
   auto runs = std::make_shared<tracing::RunStore>(store->database(), prices);
   tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
+  auto feedback = std::make_shared<tracing::FeedbackStore>(store->database());
+  tracing::addFeedbackRoutes(router, feedback);
   auto span_log =
       store::AppendLog::open({.dir = settings.data.dir / "otlp-log",
                               .max_backlog_bytes = settings.tracing.otlp_max_backlog_bytes,

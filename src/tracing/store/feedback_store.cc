@@ -1,0 +1,427 @@
+#include "tracing/store/feedback_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <unordered_map>
+#include <variant>
+
+namespace pharos::tracing {
+
+namespace {
+
+namespace json = boost::json;
+using core::Error;
+using core::Result;
+using core::Status;
+using store::sqlite::Connection;
+using store::sqlite::Statement;
+
+using SqlValue = std::variant<std::int64_t, double, std::string>;
+
+std::int64_t nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Every read selects these, in this order (readFeedback): the row joined to its run, if stored,
+// and the run's project.
+constexpr std::string_view kSelect =
+    "SELECT f.id, f.run_id, coalesce(f.trace_id, r.trace_id), coalesce(f.session_id, s.id), "
+    "f.key, f.score, f.value, f.comment, f.correction, f.feedback_source, f.extra, "
+    "f.feedback_config, f.source_type, f.source_run_id, f.comparative_experiment_id, "
+    "f.created_at, coalesce(f.modified_at, f.created_at), f.start_time "
+    "FROM feedback f LEFT JOIN runs r ON r.ws = f.ws AND r.id = f.run_id "
+    "LEFT JOIN sessions s ON s.seq = r.session "
+    "WHERE f.ws = ?";
+
+std::optional<std::string> optionalText(const Statement& s, int column) {
+  if (s.columnIsNull(column)) return std::nullopt;
+  return std::string(s.columnText(column));
+}
+
+// A stored JSON column; text that somehow is not JSON comes back as a string rather than lost.
+json::value jsonColumn(const Statement& s, int column) {
+  if (s.columnIsNull(column)) return nullptr;
+  const std::string_view text = s.columnText(column);
+  boost::system::error_code ec;
+  json::value parsed = json::parse(text, ec);
+  if (ec) return json::string(text);
+  return parsed;
+}
+
+Feedback readFeedback(const Statement& s) {
+  Feedback f;
+  f.id = std::string(s.columnText(0));
+  f.run_id = optionalText(s, 1);
+  f.trace_id = optionalText(s, 2);
+  f.session_id = optionalText(s, 3);
+  f.key = std::string(s.columnText(4));
+  if (!s.columnIsNull(5)) f.score = s.columnDouble(5);
+  f.value = jsonColumn(s, 6);
+  f.comment = optionalText(s, 7);
+  f.correction = jsonColumn(s, 8);
+  f.feedback_source = jsonColumn(s, 9);
+  f.extra = jsonColumn(s, 10);
+  f.feedback_config = jsonColumn(s, 11);
+  f.source_type = optionalText(s, 12);
+  f.source_run_id = optionalText(s, 13);
+  f.comparative_experiment_id = optionalText(s, 14);
+  f.created_at = s.columnInt64(15);
+  f.modified_at = s.columnInt64(16);
+  if (!s.columnIsNull(17)) f.start_time = s.columnInt64(17);
+  return f;
+}
+
+void bindOptionalText(Statement& s, int i, const std::optional<std::string>& v) {
+  if (v) {
+    s.bindText(i, *v);
+  } else {
+    s.bindNull(i);
+  }
+}
+
+void bindJson(Statement& s, int i, const json::value& v) {
+  if (v.is_null()) {
+    s.bindNull(i);
+  } else {
+    s.bindText(i, json::serialize(v));
+  }
+}
+
+void bindAll(Statement& s, const std::vector<SqlValue>& params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const int index = static_cast<int>(i + 1);
+    std::visit(
+        [&](const auto& v) {
+          using V = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<V, std::int64_t>) {
+            s.bindInt64(index, v);
+          } else if constexpr (std::is_same_v<V, double>) {
+            s.bindDouble(index, v);
+          } else {
+            s.bindText(index, v);
+          }
+        },
+        params[i]);
+  }
+}
+
+// "(?, ?, ?)" for `values`, which are appended to `params`.
+std::string inList(std::vector<SqlValue>& params, const std::vector<std::string>& values) {
+  std::string sql = "(?";
+  for (std::size_t i = 1; i < values.size(); ++i) sql += ", ?";
+  sql += ")";
+  for (const std::string& value : values) params.emplace_back(value);
+  return sql;
+}
+
+Error missing(std::string_view id) {
+  return Error::notFound(fmt::format("no feedback has the id {}", id));
+}
+
+// The feedback `id` of tenant `ws` as a read returns it, or nullopt.
+Result<std::optional<Feedback>> selectOne(Connection& c, std::int64_t ws, std::string_view id) {
+  auto s = c.cached(std::string(kSelect) + " AND f.id = ?");
+  if (!s) return std::move(s).error();
+  auto row = (*s)->bindInt64(1, ws).bindText(2, id).step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<Feedback>();
+  Feedback f = readFeedback(**s);
+  (*s)->reset();
+  return std::optional<Feedback>(std::move(f));
+}
+
+Status insertFeedback(Connection& c, std::int64_t ws, const Feedback& f) {
+  auto s = c.cached(
+      "INSERT INTO feedback(ws, id, run_id, trace_id, session_id, key, score, value, comment, "
+      "correction, feedback_source, created_at, modified_at, extra, source_type, source_run_id, "
+      "start_time, comparative_experiment_id, feedback_config) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+      "?19)");
+  if (!s) return std::move(s).error();
+  Statement& st = **s;
+  st.bindInt64(1, ws).bindText(2, f.id);
+  bindOptionalText(st, 3, f.run_id);
+  bindOptionalText(st, 4, f.trace_id);
+  bindOptionalText(st, 5, f.session_id);
+  st.bindText(6, f.key);
+  if (f.score) {
+    st.bindDouble(7, *f.score);
+  } else {
+    st.bindNull(7);
+  }
+  bindJson(st, 8, f.value);
+  bindOptionalText(st, 9, f.comment);
+  bindJson(st, 10, f.correction);
+  bindJson(st, 11, f.feedback_source);
+  st.bindInt64(12, f.created_at).bindInt64(13, f.modified_at);
+  bindJson(st, 14, f.extra);
+  bindOptionalText(st, 15, f.source_type);
+  bindOptionalText(st, 16, f.source_run_id);
+  if (f.start_time) {
+    st.bindInt64(17, *f.start_time);
+  } else {
+    st.bindNull(17);
+  }
+  bindOptionalText(st, 18, f.comparative_experiment_id);
+  bindJson(st, 19, f.feedback_config);
+  if (auto done = st.run(); !done) {
+    if (done.error().code == core::ErrorCode::kAlreadyExists) {
+      return Error::alreadyExists(fmt::format("feedback with the id {} already exists", f.id));
+    }
+    return done;
+  }
+  return Status{};
+}
+
+// Running sums for one key (Welford's method: stable for scores of any spread).
+struct Accumulator {
+  FeedbackKeyStats stats;
+  double mean = 0, m2 = 0;
+  std::unordered_map<std::string, std::int64_t> values;
+
+  void addScore(double score) {
+    ++stats.n;
+    const double delta = score - mean;
+    mean += delta / static_cast<double>(stats.n);
+    m2 += delta * (score - mean);
+    stats.min = stats.min ? std::min(*stats.min, score) : score;
+    stats.max = stats.max ? std::max(*stats.max, score) : score;
+  }
+
+  FeedbackKeyStats finish() && {
+    if (stats.n > 0) {
+      stats.avg = mean;
+      stats.stdev = std::sqrt(m2 / static_cast<double>(stats.n));
+    }
+    stats.values.assign(values.begin(), values.end());
+    std::sort(stats.values.begin(), stats.values.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    if (stats.values.size() > kMaxStatsValues) stats.values.resize(kMaxStatsValues);
+    return std::move(stats);
+  }
+};
+
+// The key a non-numeric value is counted under, or nullopt for numbers and null.
+std::optional<std::string> valueLabel(std::string_view json_text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(json_text, ec);
+  if (ec) return std::string(json_text);
+  if (v.is_null() || v.is_number()) return std::nullopt;
+  if (v.is_string()) return std::string(v.get_string());
+  return json::serialize(v);
+}
+
+}  // namespace
+
+Result<FeedbackStats> feedbackStatsForProject(Connection& c, std::int64_t ws,
+                                              std::string_view project_id) {
+  // Two index-driven halves (by session_id; by the project's runs), the second skipping rows the
+  // first already counted.
+  auto s = c.cached(
+      "SELECT key, score, value, json_extract(extra, '$.error') IS 1 FROM feedback "
+      "WHERE ws = ?1 AND session_id = ?2 "
+      "UNION ALL "
+      "SELECT f.key, f.score, f.value, json_extract(f.extra, '$.error') IS 1 "
+      "FROM sessions s JOIN runs r ON r.session = s.seq "
+      "JOIN feedback f ON f.ws = r.ws AND f.run_id = r.id "
+      "WHERE s.ws = ?1 AND s.id = ?2 AND f.session_id IS NOT ?2");
+  if (!s) return std::move(s).error();
+  (*s)->bindInt64(1, ws).bindText(2, project_id);
+  std::map<std::string, Accumulator, std::less<>> keys;
+  for (;;) {
+    auto row = (*s)->step();
+    if (!row) return std::move(row).error();
+    if (!*row) break;
+    Accumulator& acc = keys[std::string((*s)->columnText(0))];
+    if ((*s)->columnInt64(3) != 0) {
+      ++acc.stats.errors;
+      continue;
+    }
+    if (!(*s)->columnIsNull(1)) acc.addScore((*s)->columnDouble(1));
+    if (!(*s)->columnIsNull(2)) {
+      if (auto label = valueLabel((*s)->columnText(2))) ++acc.values[*label];
+    }
+  }
+  FeedbackStats out;
+  for (auto& [key, acc] : keys) out.emplace(key, std::move(acc).finish());
+  return out;
+}
+
+Result<std::int64_t> deleteFeedbackForSession(Connection& c, std::int64_t ws,
+                                              std::string_view session_id) {
+  auto s = c.cached("DELETE FROM feedback WHERE ws = ?1 AND session_id = ?2");
+  if (!s) return std::move(s).error();
+  if (auto done = (*s)->bindInt64(1, ws).bindText(2, session_id).run(); !done) {
+    return done.error();
+  }
+  return c.changes();
+}
+
+asio::awaitable<Result<Feedback>> FeedbackStore::create(std::string workspace_id,
+                                                        Feedback feedback) {
+  std::function<Result<Feedback>(Connection&)> job = [this, workspace_id,
+                                                      feedback](Connection& c) -> Result<Feedback> {
+    auto ws = tenants_.lookup(c, workspace_id, true);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return Error::internal("workspace has no tenant number");
+    if (auto inserted = insertFeedback(c, **ws, feedback); !inserted) return inserted.error();
+    auto stored = selectOne(c, **ws, feedback.id);
+    if (!stored) return std::move(stored).error();
+    if (!*stored) return Error::internal("feedback vanished right after its insert");
+    return std::move(**stored);
+  };
+  auto result = co_await database_.write<Feedback>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<Feedback>> FeedbackStore::get(std::string workspace_id, std::string id) {
+  std::function<Result<Feedback>(Connection&)> job = [this, workspace_id,
+                                                      id](Connection& c) -> Result<Feedback> {
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return missing(id);
+    auto found = selectOne(c, **ws, id);
+    if (!found) return std::move(found).error();
+    if (!*found) return missing(id);
+    return std::move(**found);
+  };
+  auto result = co_await database_.read<Feedback>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<Feedback>> FeedbackStore::update(std::string workspace_id, std::string id,
+                                                        FeedbackUpdate update) {
+  std::function<Result<Feedback>(Connection&)> job = [this, workspace_id, id,
+                                                      update](Connection& c) -> Result<Feedback> {
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return missing(id);
+    // Each member is set only when given: ?n IS NULL distinguishes "keep" from a value, so the
+    // flags ?3.. say which members the update carries.
+    auto s = c.cached(
+        "UPDATE feedback SET "
+        "score = CASE WHEN ?3 THEN ?4 ELSE score END, "
+        "value = CASE WHEN ?5 THEN ?6 ELSE value END, "
+        "correction = CASE WHEN ?7 THEN ?8 ELSE correction END, "
+        "comment = CASE WHEN ?9 THEN ?10 ELSE comment END, "
+        "modified_at = ?11 "
+        "WHERE ws = ?1 AND id = ?2");
+    if (!s) return std::move(s).error();
+    Statement& st = **s;
+    st.bindInt64(1, **ws).bindText(2, id);
+    st.bindInt64(3, update.score ? 1 : 0);
+    if (update.score) {
+      st.bindDouble(4, *update.score);
+    } else {
+      st.bindNull(4);
+    }
+    st.bindInt64(5, update.value ? 1 : 0);
+    bindJson(st, 6, update.value ? *update.value : json::value());
+    st.bindInt64(7, update.correction ? 1 : 0);
+    bindJson(st, 8, update.correction ? *update.correction : json::value());
+    st.bindInt64(9, update.comment ? 1 : 0);
+    bindOptionalText(st, 10, update.comment);
+    st.bindInt64(11, nowMicros());
+    if (auto done = st.run(); !done) return done.error();
+    if (c.changes() == 0) return missing(id);
+    auto found = selectOne(c, **ws, id);
+    if (!found) return std::move(found).error();
+    if (!*found) return missing(id);
+    return std::move(**found);
+  };
+  auto result = co_await database_.write<Feedback>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Status> FeedbackStore::remove(std::string workspace_id, std::string id) {
+  std::function<Result<bool>(Connection&)> job = [this, workspace_id,
+                                                  id](Connection& c) -> Result<bool> {
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return missing(id);
+    auto s = c.cached("DELETE FROM feedback WHERE ws = ?1 AND id = ?2");
+    if (!s) return std::move(s).error();
+    if (auto done = (*s)->bindInt64(1, **ws).bindText(2, id).run(); !done) return done.error();
+    if (c.changes() == 0) return missing(id);
+    return true;
+  };
+  auto result = co_await database_.write<bool>(std::move(job));
+  if (!result) co_return result.error();
+  co_return Status{};
+}
+
+asio::awaitable<Result<std::vector<Feedback>>> FeedbackStore::list(std::string workspace_id,
+                                                                   FeedbackQuery query) {
+  std::function<Result<std::vector<Feedback>>(Connection&)> job =
+      [this, workspace_id, query](Connection& c) -> Result<std::vector<Feedback>> {
+    std::vector<Feedback> out;
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return out;
+    std::string sql(kSelect);
+    std::vector<SqlValue> params{**ws};
+    if (!query.run_ids.empty()) sql += " AND f.run_id IN " + inList(params, query.run_ids);
+    if (!query.keys.empty()) sql += " AND f.key IN " + inList(params, query.keys);
+    if (!query.source_types.empty()) {
+      sql += " AND f.source_type IN " + inList(params, query.source_types);
+    }
+    if (!query.session_ids.empty()) {
+      sql += " AND (f.session_id IN " + inList(params, query.session_ids);
+      sql += " OR s.id IN " + inList(params, query.session_ids) + ")";
+    }
+    if (query.has_score)
+      sql += *query.has_score ? " AND f.score IS NOT NULL" : " AND f.score IS NULL";
+    sql += " ORDER BY f.created_at, f.seq LIMIT ? OFFSET ?";
+    params.emplace_back(static_cast<std::int64_t>(query.limit));
+    params.emplace_back(static_cast<std::int64_t>(query.offset));
+    auto s = c.prepare(sql);
+    if (!s) return std::move(s).error();
+    bindAll(*s, params);
+    for (;;) {
+      auto row = s->step();
+      if (!row) return std::move(row).error();
+      if (!*row) break;
+      out.push_back(readFeedback(*s));
+    }
+    return out;
+  };
+  auto result = co_await database_.read<std::vector<Feedback>>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<FeedbackStats>> FeedbackStore::statsByKey(std::string workspace_id,
+                                                                 std::string project_id) {
+  std::function<Result<FeedbackStats>(Connection&)> job =
+      [this, workspace_id, project_id](Connection& c) -> Result<FeedbackStats> {
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return FeedbackStats{};
+    return feedbackStatsForProject(c, **ws, project_id);
+  };
+  auto result = co_await database_.read<FeedbackStats>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<std::int64_t>> FeedbackStore::deleteForSession(std::string workspace_id,
+                                                                      std::string session_id) {
+  std::function<Result<std::int64_t>(Connection&)> job =
+      [this, workspace_id, session_id](Connection& c) -> Result<std::int64_t> {
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return std::int64_t{0};
+    return deleteFeedbackForSession(c, **ws, session_id);
+  };
+  auto result = co_await database_.write<std::int64_t>(std::move(job));
+  co_return result;
+}
+
+}  // namespace pharos::tracing

@@ -1,0 +1,126 @@
+// The feedback store: LangSmith feedback (a key, a score and/or value, a comment, a correction,
+// its source) on a run, or on a project ("session") alone. Schema: the feedback table of
+// migration 2 plus the columns of migration 3 (store/sqlite/migrations.cc). Every call is scoped by
+// the caller's workspace.
+//
+// Nothing links eagerly: feedback may name a run that has not arrived yet (evaluate() posts its
+// feedback before the last run batch), so every read joins the runs table as it is then. A
+// feedback row's effective trace and project are its own, else those of its run.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "store/sqlite/database.h"
+#include "store/sqlite/tenants.h"
+
+namespace pharos::tracing {
+
+namespace asio = boost::asio;
+
+struct Feedback {
+  std::string id;
+  std::optional<std::string> run_id;
+  // On reads: the row's own trace/project, else its run's (when the run is stored).
+  std::optional<std::string> trace_id;
+  std::optional<std::string> session_id;
+  std::string key;
+  std::optional<double> score;
+  // JSON values; null = none. feedback_source, extra and feedback_config are objects.
+  boost::json::value value;
+  std::optional<std::string> comment;
+  boost::json::value correction;
+  boost::json::value feedback_source;
+  boost::json::value extra;
+  boost::json::value feedback_config;
+  // Copied out of feedback_source for filtering: its `type` and `metadata.__run.run_id`.
+  std::optional<std::string> source_type;
+  std::optional<std::string> source_run_id;
+  std::optional<std::string> comparative_experiment_id;
+  std::int64_t created_at = 0;  // Unix microseconds
+  std::int64_t modified_at = 0;
+  std::optional<std::int64_t> start_time;
+};
+
+// Members left empty stay as they are.
+struct FeedbackUpdate {
+  std::optional<double> score;
+  std::optional<boost::json::value> value;
+  std::optional<boost::json::value> correction;
+  std::optional<std::string> comment;
+};
+
+// Every non-empty list must match (any of its entries); the lists combine with AND.
+struct FeedbackQuery {
+  std::vector<std::string> run_ids;
+  std::vector<std::string> keys;
+  std::vector<std::string> source_types;
+  // Feedback whose own session_id is one of these, or whose run is in one of these projects.
+  std::vector<std::string> session_ids;
+  std::optional<bool> has_score;
+  std::size_t offset = 0;
+  std::size_t limit = 100;
+};
+
+// LangSmith's per-key `feedback_stats` of a project, plus `errors` (ours).
+struct FeedbackKeyStats {
+  std::int64_t n = 0;                          // rows with a score, failed evaluators excluded
+  std::optional<double> avg, stdev, min, max;  // over those scores; stdev is the population's
+  std::int64_t errors = 0;                     // rows with extra.error = true
+  // Non-numeric values (strings by their text, other JSON by its serialization) and how often
+  // each occurs, failed evaluators excluded: the kMaxStatsValues most frequent.
+  std::vector<std::pair<std::string, std::int64_t>> values;
+};
+using FeedbackStats = std::map<std::string, FeedbackKeyStats, std::less<>>;
+inline constexpr std::size_t kMaxStatsValues = 20;
+
+// For callers that already hold a connection (a project delete, an experiment's aggregates), with
+// the workspace's tenant number `ws`.
+//
+// Feedback on `project_id`: its own session_id is the project, or its run is in the project.
+core::Result<FeedbackStats> feedbackStatsForProject(store::sqlite::Connection& connection,
+                                                    std::int64_t ws, std::string_view project_id);
+// Deletes the feedback whose own session_id is `session_id`; returns how many rows went.
+core::Result<std::int64_t> deleteFeedbackForSession(store::sqlite::Connection& connection,
+                                                    std::int64_t ws, std::string_view session_id);
+
+class FeedbackStore {
+ public:
+  explicit FeedbackStore(store::sqlite::SqliteDatabase& database) : database_(database) {}
+
+  // Stores `feedback` as given (the caller sets id, created_at, modified_at); kAlreadyExists
+  // when the workspace already has feedback with that id. Returns it as a read would.
+  asio::awaitable<core::Result<Feedback>> create(std::string workspace_id, Feedback feedback);
+  // kNotFound when absent.
+  asio::awaitable<core::Result<Feedback>> get(std::string workspace_id, std::string id);
+  // Applies `update` and sets modified_at to now; kNotFound when absent.
+  asio::awaitable<core::Result<Feedback>> update(std::string workspace_id, std::string id,
+                                                 FeedbackUpdate update);
+  // kNotFound when absent.
+  asio::awaitable<core::Status> remove(std::string workspace_id, std::string id);
+  // Ordered by created_at, then insertion.
+  asio::awaitable<core::Result<std::vector<Feedback>>> list(std::string workspace_id,
+                                                            FeedbackQuery query);
+  // Per key, over the feedback of a project (see feedbackStatsForProject). An unknown project
+  // has no feedback on its runs, but may still have feedback naming it.
+  asio::awaitable<core::Result<FeedbackStats>> statsByKey(std::string workspace_id,
+                                                          std::string project_id);
+  // See deleteFeedbackForSession.
+  asio::awaitable<core::Result<std::int64_t>> deleteForSession(std::string workspace_id,
+                                                               std::string session_id);
+
+ private:
+  store::sqlite::SqliteDatabase& database_;
+  store::sqlite::TenantCache tenants_;
+};
+
+}  // namespace pharos::tracing
