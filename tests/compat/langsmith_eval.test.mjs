@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isolateLangSmithEnvironment, requireInstalled, startPharos } from './harness.mjs';
 import {
+  collect,
   describeRequest,
   listAll,
   rawJson,
@@ -32,11 +33,7 @@ function assertAllSucceeded(sent) {
   assert.deepEqual(failed.map(describeRequest), [], 'every request the client made must be 2xx');
 }
 
-async function listFeedback(client, params) {
-  const rows = [];
-  for await (const row of client.listFeedback(params)) rows.push(row);
-  return rows;
-}
+const listFeedback = (client, params) => collect(client.listFeedback(params));
 
 // The evaluate() output quietly logs evaluator errors to the console; keep test output readable.
 async function quietly(fn) {

@@ -10,6 +10,7 @@ import {
   requireInstalled,
   startPharos,
 } from './harness.mjs';
+import { collect, rawJson, testServerLoggedNoErrors } from './langsmith_helpers.mjs';
 
 requireInstalled();
 isolateLangSmithEnvironment();
@@ -17,28 +18,6 @@ const { Client, RunTree } = await import('langsmith');
 const langsmithVersion = packageVersion('langsmith');
 
 const TEST_TIMEOUT = { timeout: 60_000 };
-
-async function rawJson(pharos, method, path, body) {
-  const response = await fetch(`${pharos.baseUrl}/api/v1${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
-  });
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, text, json };
-}
-
-async function listAll(iterable) {
-  const out = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
 
 const isoMicros = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
@@ -84,7 +63,7 @@ describe(`langsmith ${langsmithVersion}: feedback`, () => {
         feedbackConfig: { type: 'continuous', min: 0, max: 1 },
       });
       modelFeedbackId = created.id;
-      const listed = await listAll(client.listFeedback({ runIds: [run.id] }));
+      const listed = await collect(client.listFeedback({ runIds: [run.id] }));
       assert.equal(listed.length, 1);
       const [f] = listed;
       assert.match(f.created_at, isoMicros);
@@ -112,15 +91,15 @@ describe(`langsmith ${langsmithVersion}: feedback`, () => {
   test('a boolean score is stored as 1 or 0', TEST_TIMEOUT, async () => {
     await client.createFeedback(run.id, 'thumbs_up', { score: true });
     await client.createFeedback(run.id, 'thumbs_down', { score: false });
-    const listed = await listAll(client.listFeedback({ feedbackKeys: ['thumbs_up', 'thumbs_down'] }));
+    const listed = await collect(client.listFeedback({ feedbackKeys: ['thumbs_up', 'thumbs_down'] }));
     assert.deepEqual(listed.map((f) => [f.key, f.score, f.feedback_source.type]),
       [['thumbs_up', 1, 'api'], ['thumbs_down', 0, 'api']]);
   });
 
   test('listFeedback filters by source type and key', TEST_TIMEOUT, async () => {
-    const model = await listAll(client.listFeedback({ feedbackSourceTypes: ['model'] }));
+    const model = await collect(client.listFeedback({ feedbackSourceTypes: ['model'] }));
     assert.deepEqual(model.map((f) => f.id), [modelFeedbackId]);
-    const api = await listAll(client.listFeedback({
+    const api = await collect(client.listFeedback({
       runIds: [run.id], feedbackKeys: ['correctness'], feedbackSourceTypes: ['api'],
     }));
     assert.deepEqual(api, []);
@@ -197,9 +176,5 @@ describe(`langsmith ${langsmithVersion}: feedback`, () => {
     assert.match(badQuery.json.error.message, /run/);
   });
 
-  test('Pharos logged no error and answered no 5xx', TEST_TIMEOUT, () => {
-    const errors = pharos.logLines().filter((l) => l.level === 'error' || l.level === 'fatal');
-    assert.deepEqual(errors, [], 'error lines in Pharos\'s log');
-    assert.deepEqual(pharos.accessLog().filter((l) => l.status >= 500), [], '5xx answers');
-  });
+  testServerLoggedNoErrors(() => pharos);
 });

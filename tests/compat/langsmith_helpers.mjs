@@ -76,6 +76,13 @@ export function describeRequest(r) {
     (r.responseText ? ` ${r.responseText.slice(0, 500)}` : '');
 }
 
+// Everything an async iterable (a client's paginated list) yields.
+export async function collect(iterable) {
+  const out = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
 export async function listAll(client, params) {
   const runs = [];
   for await (const run of client.listRuns(params)) runs.push(run);

@@ -385,7 +385,7 @@ TEST_F(FeedbackStoreTest, StatsKeepTheMostFrequentValues) {
   EXPECT_EQ(l.values.back(), (std::pair<std::string, std::int64_t>{"v19", 1}));
 }
 
-TEST_F(FeedbackStoreTest, DeleteForSessionRemovesOnlyFeedbackNamingThatProject) {
+TEST_F(FeedbackStoreTest, DeletingAProjectDeletesItsFeedback) {
   makeProject(1, "experiment");
   ingestRun(1, "experiment");
   Feedback named = feedback(1, 1, "k", 1);
@@ -394,20 +394,19 @@ TEST_F(FeedbackStoreTest, DeleteForSessionRemovesOnlyFeedbackNamingThatProject) 
   Feedback named_too = feedback(2, 0, "k", 0);
   named_too.session_id = projectId(1);
   create(named_too);
-  create(feedback(3, 1, "k", 1));  // only through its run: the run's deletion is the caller's
+  create(feedback(3, 1, "k", 1));  // only through its run, which goes with the project
   Feedback other = feedback(4, 0, "k", 1);
   other.session_id = projectId(2);
   create(other);
 
-  auto deleted = run(store_->deleteForSession(std::string(kWorkspace), projectId(1)));
+  // Another workspace cannot delete the project, nor anything of its feedback.
+  auto foreign = run(runs_->deleteProject(std::string(kOtherWorkspace), projectId(1)));
+  EXPECT_FALSE(foreign.ok());
+  EXPECT_EQ(listed({}), (std::vector<int>{1, 2, 3, 4}));
+
+  auto deleted = run(runs_->deleteProject(std::string(kWorkspace), projectId(1)));
   ASSERT_TRUE(deleted.ok()) << deleted.error().message;
-  EXPECT_EQ(*deleted, 2);
-  EXPECT_EQ(listed({}), (std::vector<int>{3, 4}));
-  // Another workspace deletes nothing of ours.
-  auto foreign = run(store_->deleteForSession(std::string(kOtherWorkspace), projectId(2)));
-  ASSERT_TRUE(foreign.ok());
-  EXPECT_EQ(*foreign, 0);
-  EXPECT_EQ(listed({}), (std::vector<int>{3, 4}));
+  EXPECT_EQ(listed({}), (std::vector<int>{4}));
 }
 
 TEST_F(FeedbackStoreTest, WorkspacesNeverSeeEachOthersFeedback) {

@@ -256,16 +256,6 @@ Result<FeedbackStats> feedbackStatsForProject(Connection& c, std::int64_t ws,
   return out;
 }
 
-Result<std::int64_t> deleteFeedbackForSession(Connection& c, std::int64_t ws,
-                                              std::string_view session_id) {
-  auto s = c.cached("DELETE FROM feedback WHERE ws = ?1 AND session_id = ?2");
-  if (!s) return std::move(s).error();
-  if (auto done = (*s)->bindInt64(1, ws).bindText(2, session_id).run(); !done) {
-    return done.error();
-  }
-  return c.changes();
-}
-
 asio::awaitable<Result<Feedback>> FeedbackStore::create(std::string workspace_id,
                                                         Feedback feedback) {
   std::function<Result<Feedback>(Connection&)> job = [this, workspace_id,
@@ -408,19 +398,6 @@ asio::awaitable<Result<FeedbackStats>> FeedbackStore::statsByKey(std::string wor
     return feedbackStatsForProject(c, **ws, project_id);
   };
   auto result = co_await database_.read<FeedbackStats>(std::move(job));
-  co_return result;
-}
-
-asio::awaitable<Result<std::int64_t>> FeedbackStore::deleteForSession(std::string workspace_id,
-                                                                      std::string session_id) {
-  std::function<Result<std::int64_t>(Connection&)> job =
-      [this, workspace_id, session_id](Connection& c) -> Result<std::int64_t> {
-    auto ws = tenants_.lookup(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return std::int64_t{0};
-    return deleteFeedbackForSession(c, **ws, session_id);
-  };
-  auto result = co_await database_.write<std::int64_t>(std::move(job));
   co_return result;
 }
 

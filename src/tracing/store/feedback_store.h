@@ -89,9 +89,6 @@ inline constexpr std::size_t kMaxStatsValues = 20;
 // Feedback on `project_id`: its own session_id is the project, or its run is in the project.
 core::Result<FeedbackStats> feedbackStatsForProject(store::sqlite::Connection& connection,
                                                     std::int64_t ws, std::string_view project_id);
-// Deletes the feedback whose own session_id is `session_id`; returns how many rows went.
-core::Result<std::int64_t> deleteFeedbackForSession(store::sqlite::Connection& connection,
-                                                    std::int64_t ws, std::string_view session_id);
 
 class FeedbackStore {
  public:
@@ -114,9 +111,6 @@ class FeedbackStore {
   // has no feedback on its runs, but may still have feedback naming it.
   asio::awaitable<core::Result<FeedbackStats>> statsByKey(std::string workspace_id,
                                                           std::string project_id);
-  // See deleteFeedbackForSession.
-  asio::awaitable<core::Result<std::int64_t>> deleteForSession(std::string workspace_id,
-                                                               std::string session_id);
 
  private:
   store::sqlite::SqliteDatabase& database_;

@@ -1293,7 +1293,10 @@ asio::awaitable<Status> RunStore::deleteProject(std::string workspace_id, std::s
     if (!project) return std::move(project).error();
     const std::int64_t ws = project->ws;
     const std::int64_t session = project->seq;
+    // Feedback goes with the project: what names it, and what is on its runs.
     constexpr std::string_view kDeletes[] = {
+        "DELETE FROM feedback WHERE ws = ?1 AND (session_id = (SELECT id FROM sessions WHERE seq = "
+        "?2) OR run_id IN (SELECT id FROM runs WHERE session = ?2))",
         "DELETE FROM run_tags WHERE ws = ?1 AND run IN (SELECT seq FROM runs WHERE session = ?2)",
         "DELETE FROM run_metadata WHERE ws = ?1 AND run IN "
         "(SELECT seq FROM runs WHERE session = ?2)",

@@ -184,8 +184,9 @@ class RunStore {
   asio::awaitable<core::Result<Project>> getProject(std::string workspace_id, std::string id);
   asio::awaitable<core::Result<Project>> updateProject(std::string workspace_id, std::string id,
                                                        ProjectUpdate update);
-  // Deletes the project and every run in it (their full-text entries stay behind, unreachable:
-  // the contentless index cannot delete without the original text). kNotFound when absent.
+  // Deletes the project, every run in it and their feedback (the runs' full-text entries stay
+  // behind, unreachable: the contentless index cannot delete without the original text). kNotFound
+  // when absent.
   asio::awaitable<core::Status> deleteProject(std::string workspace_id, std::string id);
   asio::awaitable<core::Result<ProjectStats>> projectStats(std::string workspace_id,
                                                            std::string project_id);
