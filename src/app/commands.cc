@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "core/time.h"
+#include "eval/api/eval_routes.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
 #include "state/cache_store.h"
@@ -213,6 +214,7 @@ int serveCommand(const CommonOptions& options) {
   tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
   auto feedback = std::make_shared<tracing::FeedbackStore>(store->database());
   tracing::addFeedbackRoutes(router, feedback);
+  eval::addEvalRoutes(router, std::make_shared<eval::DatasetStore>(store->database()));
   auto span_log =
       store::AppendLog::open({.dir = settings.data.dir / "otlp-log",
                               .max_backlog_bytes = settings.tracing.otlp_max_backlog_bytes,
