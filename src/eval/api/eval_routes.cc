@@ -338,7 +338,8 @@ http::Awaitable<Response> createDatasetHandler(std::shared_ptr<DatasetStore> sto
   if (*extra) d.extra = std::move(**extra);
   d.created_at = d.modified_at = tracing::nowMicros();
   const std::string& workspace = request.identity().workspace_id;
-  auto created = co_await store->createDataset(workspace, std::move(d));
+  auto created_call = store->createDataset(workspace, std::move(d));
+  auto created = co_await std::move(created_call);
   if (!created) co_return Response::fromError(created.error());
   co_return Response::json(200, json::serialize(datasetJson(*created, workspace)));
 }
@@ -360,7 +361,8 @@ http::Awaitable<Response> listDatasetsHandler(std::shared_ptr<DatasetStore> stor
   q.offset = page->offset;
   q.limit = page->limit;
   const std::string& workspace = request.identity().workspace_id;
-  auto listed = co_await store->listDatasets(workspace, std::move(q));
+  auto listed_call = store->listDatasets(workspace, std::move(q));
+  auto listed = co_await std::move(listed_call);
   if (!listed) co_return Response::fromError(listed.error());
   json::array out;
   for (const Dataset& d : *listed) out.push_back(datasetJson(d, workspace));
@@ -395,7 +397,8 @@ http::Awaitable<Response> updateDatasetHandler(std::shared_ptr<DatasetStore> sto
   if (!metadata) co_return Response::fromError(metadata.error());
   update.metadata = std::move(*metadata);
   const std::string& workspace = request.identity().workspace_id;
-  auto updated = co_await store->updateDataset(workspace, *id, std::move(update));
+  auto updated_call = store->updateDataset(workspace, *id, std::move(update));
+  auto updated = co_await std::move(updated_call);
   if (!updated) co_return Response::fromError(updated.error());
   if (!updated->rejected.empty()) {
     co_return schemaViolation(updated->rejected, updated->rejected_examples,
@@ -411,8 +414,9 @@ http::Awaitable<Response> uploadExamplesHandler(std::shared_ptr<DatasetStore> st
   auto writes = decodeMultipart(request, false);
   if (!writes) co_return Response::fromError(writes.error());
   const auto upsert = request.query("upsert");
-  auto outcome = co_await store->createExamples(request.identity().workspace_id, *dataset_id,
-                                                std::move(*writes), upsert && *upsert == "true");
+  auto outcome_call = store->createExamples(request.identity().workspace_id, *dataset_id,
+                                            std::move(*writes), upsert && *upsert == "true");
+  auto outcome = co_await std::move(outcome_call);
   if (!outcome) co_return Response::fromError(outcome.error());
   co_return writeOutcome(*outcome, 201);
 }
@@ -423,8 +427,9 @@ http::Awaitable<Response> updateExamplesMultipartHandler(std::shared_ptr<Dataset
   if (!dataset_id) co_return Response::fromError(dataset_id.error());
   auto writes = decodeMultipart(request, true);
   if (!writes) co_return Response::fromError(writes.error());
-  auto outcome = co_await store->updateExamples(request.identity().workspace_id, *dataset_id,
-                                                std::move(*writes));
+  auto outcome_call =
+      store->updateExamples(request.identity().workspace_id, *dataset_id, std::move(*writes));
+  auto outcome = co_await std::move(outcome_call);
   if (!outcome) co_return Response::fromError(outcome.error());
   co_return writeOutcome(*outcome, 200);
 }
@@ -464,7 +469,8 @@ http::Awaitable<Response> listExamplesHandler(std::shared_ptr<DatasetStore> stor
   if (!page) co_return Response::fromError(page.error());
   q.offset = page->offset;
   q.limit = page->limit;
-  auto listed = co_await store->listExamples(request.identity().workspace_id, std::move(q));
+  auto listed_call = store->listExamples(request.identity().workspace_id, std::move(q));
+  auto listed = co_await std::move(listed_call);
   if (!listed) co_return Response::fromError(listed.error());
   co_return Response::json(200, examplesJson(*listed, baseUrl(request)));
 }
@@ -515,13 +521,15 @@ http::Awaitable<Response> createExamplesJsonHandler(std::shared_ptr<DatasetStore
     writes.push_back(std::move(*write));
   }
   const std::string& workspace = request.identity().workspace_id;
-  auto outcome = co_await store->createExamples(workspace, *dataset_id, std::move(writes), false);
+  auto outcome_call = store->createExamples(workspace, *dataset_id, std::move(writes), false);
+  auto outcome = co_await std::move(outcome_call);
   if (!outcome) co_return Response::fromError(outcome.error());
   if (!outcome->rejected.empty()) co_return writeOutcome(*outcome, 200);
   ExampleListQuery q;
   q.ids = outcome->example_ids;
   q.limit = q.ids.size();
-  auto created = co_await store->listExamples(workspace, std::move(q));
+  auto created_call = store->listExamples(workspace, std::move(q));
+  auto created = co_await std::move(created_call);
   if (!created) co_return Response::fromError(created.error());
   if (bulk) co_return Response::json(200, examplesJson(*created, baseUrl(request)));
   if (created->empty()) co_return Response::fromError(Error::internal("example vanished"));
@@ -538,14 +546,17 @@ http::Awaitable<Response> updateExampleJsonHandler(std::shared_ptr<DatasetStore>
   if (!write) co_return Response::fromError(write.error());
   write->id = *id;
   const std::string& workspace = request.identity().workspace_id;
-  auto current = co_await store->getExample(workspace, *id, std::nullopt);
+  auto current_call = store->getExample(workspace, *id, std::nullopt);
+  auto current = co_await std::move(current_call);
   if (!current) co_return Response::fromError(current.error());
   std::vector<ExampleWrite> writes;
   writes.push_back(std::move(*write));
-  auto outcome = co_await store->updateExamples(workspace, current->dataset_id, std::move(writes));
+  auto outcome_call = store->updateExamples(workspace, current->dataset_id, std::move(writes));
+  auto outcome = co_await std::move(outcome_call);
   if (!outcome) co_return Response::fromError(outcome.error());
   if (!outcome->rejected.empty()) co_return writeOutcome(*outcome, 200);
-  auto updated = co_await store->getExample(workspace, *id, std::nullopt);
+  auto updated_call = store->getExample(workspace, *id, std::nullopt);
+  auto updated = co_await std::move(updated_call);
   if (!updated) co_return Response::fromError(updated.error());
   co_return Response::json(200, json::serialize(exampleJson(*updated, baseUrl(request))));
 }
@@ -566,7 +577,8 @@ void addEvalRoutes(http::Router& router, std::shared_ptr<DatasetStore> store) {
                auto id = uuidParam(request, "dataset_id");
                if (!id) co_return Response::fromError(id.error());
                const std::string& workspace = request.identity().workspace_id;
-               auto dataset = co_await store->getDataset(workspace, *id);
+               auto dataset_call = store->getDataset(workspace, *id);
+               auto dataset = co_await std::move(dataset_call);
                if (!dataset) co_return Response::fromError(dataset.error());
                co_return Response::json(200, json::serialize(datasetJson(*dataset, workspace)));
              });
@@ -578,7 +590,8 @@ void addEvalRoutes(http::Router& router, std::shared_ptr<DatasetStore> store) {
              [store](Request& request) -> http::Awaitable<Response> {
                auto id = uuidParam(request, "dataset_id");
                if (!id) co_return Response::fromError(id.error());
-               auto deleted = co_await store->deleteDataset(request.identity().workspace_id, *id);
+               auto deleted_call = store->deleteDataset(request.identity().workspace_id, *id);
+               auto deleted = co_await std::move(deleted_call);
                if (!deleted) co_return Response::fromError(deleted.error());
                co_return Response::json(200, "{}");
              });
@@ -590,8 +603,9 @@ void addEvalRoutes(http::Router& router, std::shared_ptr<DatasetStore> store) {
         if (!id) co_return Response::fromError(id.error());
         auto page = pageParams(request);
         if (!page) co_return Response::fromError(page.error());
-        auto versions = co_await store->listVersions(request.identity().workspace_id, *id,
-                                                     page->offset, page->limit);
+        auto versions_call =
+            store->listVersions(request.identity().workspace_id, *id, page->offset, page->limit);
+        auto versions = co_await std::move(versions_call);
         if (!versions) co_return Response::fromError(versions.error());
         json::array out;
         for (const DatasetVersion& v : *versions) {
@@ -606,9 +620,10 @@ void addEvalRoutes(http::Router& router, std::shared_ptr<DatasetStore> store) {
                if (!id) co_return Response::fromError(id.error());
                auto as_of = asOfParam(request);
                if (!as_of) co_return Response::fromError(as_of.error());
-               auto version = co_await store->versionAt(
-                   request.identity().workspace_id, *id,
-                   as_of->value_or(std::numeric_limits<std::int64_t>::max()));
+               auto version_call =
+                   store->versionAt(request.identity().workspace_id, *id,
+                                    as_of->value_or(std::numeric_limits<std::int64_t>::max()));
+               auto version = co_await std::move(version_call);
                if (!version) co_return Response::fromError(version.error());
                json::object out{{"as_of", core::formatIso8601Micros(version->as_of)},
                                 {"tags", json::array()}};
@@ -621,8 +636,8 @@ void addEvalRoutes(http::Router& router, std::shared_ptr<DatasetStore> store) {
                if (!id) co_return Response::fromError(id.error());
                auto as_of = asOfParam(request);
                if (!as_of) co_return Response::fromError(as_of.error());
-               auto splits =
-                   co_await store->listSplits(request.identity().workspace_id, *id, *as_of);
+               auto splits_call = store->listSplits(request.identity().workspace_id, *id, *as_of);
+               auto splits = co_await std::move(splits_call);
                if (!splits) co_return Response::fromError(splits.error());
                json::array out;
                for (const std::string& split : *splits) out.emplace_back(split);
@@ -653,17 +668,18 @@ void addEvalRoutes(http::Router& router, std::shared_ptr<DatasetStore> store) {
   router.add(http::Verb::post, "/api/v1/examples/bulk",
              [store](Request& request) { return createExamplesJsonHandler(store, request, true); });
 
-  router.add(
-      http::Verb::get, "/api/v1/examples/{example_id}",
-      [store](Request& request) -> http::Awaitable<Response> {
-        auto id = uuidParam(request, "example_id");
-        if (!id) co_return Response::fromError(id.error());
-        auto as_of = asOfParam(request);
-        if (!as_of) co_return Response::fromError(as_of.error());
-        auto example = co_await store->getExample(request.identity().workspace_id, *id, *as_of);
-        if (!example) co_return Response::fromError(example.error());
-        co_return Response::json(200, json::serialize(exampleJson(*example, baseUrl(request))));
-      });
+  router.add(http::Verb::get, "/api/v1/examples/{example_id}",
+             [store](Request& request) -> http::Awaitable<Response> {
+               auto id = uuidParam(request, "example_id");
+               if (!id) co_return Response::fromError(id.error());
+               auto as_of = asOfParam(request);
+               if (!as_of) co_return Response::fromError(as_of.error());
+               auto example_call = store->getExample(request.identity().workspace_id, *id, *as_of);
+               auto example = co_await std::move(example_call);
+               if (!example) co_return Response::fromError(example.error());
+               co_return Response::json(200,
+                                        json::serialize(exampleJson(*example, baseUrl(request))));
+             });
 
   router.add(http::Verb::patch, "/api/v1/examples/{example_id}",
              [store](Request& request) { return updateExampleJsonHandler(store, request); });
@@ -688,30 +704,32 @@ void addEvalRoutes(http::Router& router, std::shared_ptr<DatasetStore> store) {
                  co_return Response::fromError(
                      Error::invalidArgument("example_ids: give the ids of the examples to delete"));
                }
-               auto deleted =
-                   co_await store->deleteExamples(request.identity().workspace_id, std::move(*ids));
+               auto deleted_call =
+                   store->deleteExamples(request.identity().workspace_id, std::move(*ids));
+               auto deleted = co_await std::move(deleted_call);
                if (!deleted) co_return Response::fromError(deleted.error());
                co_return Response::json(200, "{}");
              });
 
-  router.add(
-      http::Verb::get, "/api/v1/examples/{example_id}/attachments/{name}",
-      [store](Request& request) -> http::Awaitable<Response> {
-        auto id = uuidParam(request, "example_id");
-        if (!id) co_return Response::fromError(id.error());
-        const std::string name(request.param("name"));
-        auto found = co_await store->getAttachment(request.identity().workspace_id, *id, name);
-        if (!found) co_return Response::fromError(found.error());
-        if (!*found) {
-          co_return Response::fromError(Error::notFound(
-              fmt::format("example {} has no attachment {}", *id, core::jsonString(name))));
-        }
-        // Served as a download, never rendered: an attachment is untrusted content.
-        Response response = Response::text(200, std::move((*found)->data), (*found)->content_type);
-        response.header("content-disposition", "attachment");
-        response.header("x-content-type-options", "nosniff");
-        co_return response;
-      });
+  router.add(http::Verb::get, "/api/v1/examples/{example_id}/attachments/{name}",
+             [store](Request& request) -> http::Awaitable<Response> {
+               auto id = uuidParam(request, "example_id");
+               if (!id) co_return Response::fromError(id.error());
+               const std::string name(request.param("name"));
+               auto found_call = store->getAttachment(request.identity().workspace_id, *id, name);
+               auto found = co_await std::move(found_call);
+               if (!found) co_return Response::fromError(found.error());
+               if (!*found) {
+                 co_return Response::fromError(Error::notFound(
+                     fmt::format("example {} has no attachment {}", *id, core::jsonString(name))));
+               }
+               // Served as a download, never rendered: an attachment is untrusted content.
+               Response response =
+                   Response::text(200, std::move((*found)->data), (*found)->content_type);
+               response.header("content-disposition", "attachment");
+               response.header("x-content-type-options", "nosniff");
+               co_return response;
+             });
 }
 
 }  // namespace pharos::eval

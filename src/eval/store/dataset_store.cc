@@ -636,7 +636,8 @@ asio::awaitable<Result<Dataset>> DatasetStore::createDataset(std::string workspa
     out.modified_at = out.created_at;
     return out;
   };
-  auto result = co_await database_.write<Dataset>(std::move(job));
+  auto pending = database_.write<Dataset>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -694,7 +695,8 @@ asio::awaitable<Result<std::vector<Dataset>>> DatasetStore::listDatasets(std::st
     }
     return out;
   };
-  auto result = co_await database_.read<std::vector<Dataset>>(std::move(job));
+  auto pending = database_.read<std::vector<Dataset>>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -709,7 +711,8 @@ asio::awaitable<Result<Dataset>> DatasetStore::getDataset(std::string workspace_
     if (!*dataset) return Error::notFound(fmt::format("no dataset has the id {}", id));
     return std::move(**dataset);
   };
-  auto result = co_await database_.read<Dataset>(std::move(job));
+  auto pending = database_.read<Dataset>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -795,7 +798,8 @@ asio::awaitable<Result<DatasetUpdateOutcome>> DatasetStore::updateDataset(std::s
     }
     return outcome;
   };
-  auto result = co_await database_.write<DatasetUpdateOutcome>(std::move(job));
+  auto pending = database_.write<DatasetUpdateOutcome>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -823,7 +827,8 @@ asio::awaitable<Status> DatasetStore::deleteDataset(std::string workspace_id, st
     }
     return true;
   };
-  auto result = co_await database_.write<bool>(std::move(job));
+  auto pending = database_.write<bool>(std::move(job));
+  auto result = co_await std::move(pending);
   if (!result) co_return result.error();
   co_return Status{};
 }
@@ -969,7 +974,8 @@ asio::awaitable<Result<ExampleWriteOutcome>> DatasetStore::createExamples(
        upsert](Connection& c) -> Result<ExampleWriteOutcome> {
     return writeExamples(c, workspace_id, dataset_id, examples, true, upsert);
   };
-  auto result = co_await database_.write<ExampleWriteOutcome>(std::move(job));
+  auto pending = database_.write<ExampleWriteOutcome>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -980,7 +986,8 @@ asio::awaitable<Result<ExampleWriteOutcome>> DatasetStore::updateExamples(
        examples = std::move(examples)](Connection& c) -> Result<ExampleWriteOutcome> {
     return writeExamples(c, workspace_id, dataset_id, examples, false, false);
   };
-  auto result = co_await database_.write<ExampleWriteOutcome>(std::move(job));
+  auto pending = database_.write<ExampleWriteOutcome>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -1014,7 +1021,8 @@ asio::awaitable<Result<Example>> DatasetStore::getExample(std::string workspace_
     if (found->empty()) return missing;
     return std::move(found->front());
   };
-  auto result = co_await database_.read<Example>(std::move(job));
+  auto pending = database_.read<Example>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -1071,7 +1079,8 @@ asio::awaitable<Result<std::vector<Example>>> DatasetStore::listExamples(std::st
     bindAll(*s, params);
     return collectExamples(c, ws, *s, query.metadata, query.offset, query.limit);
   };
-  auto result = co_await database_.read<std::vector<Example>>(std::move(job));
+  auto pending = database_.read<std::vector<Example>>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -1118,7 +1127,8 @@ asio::awaitable<Result<DatasetVersion>> DatasetStore::deleteExamples(std::string
     }
     return DatasetVersion{now};
   };
-  auto result = co_await database_.write<DatasetVersion>(std::move(job));
+  auto pending = database_.write<DatasetVersion>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -1141,7 +1151,8 @@ asio::awaitable<Result<std::optional<AttachmentUpload>>> DatasetStore::getAttach
     (*s)->reset();
     return std::optional<AttachmentUpload>(std::move(out));
   };
-  auto result = co_await database_.read<std::optional<AttachmentUpload>>(std::move(job));
+  auto pending = database_.read<std::optional<AttachmentUpload>>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -1168,7 +1179,8 @@ asio::awaitable<Result<std::vector<DatasetVersion>>> DatasetStore::listVersions(
     }
     return out;
   };
-  auto result = co_await database_.read<std::vector<DatasetVersion>>(std::move(job));
+  auto pending = database_.read<std::vector<DatasetVersion>>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -1187,7 +1199,8 @@ asio::awaitable<Result<DatasetVersion>> DatasetStore::versionAt(std::string work
     if (!row) return std::move(row).error();
     return DatasetVersion{s->columnInt64(0)};
   };
-  auto result = co_await database_.read<DatasetVersion>(std::move(job));
+  auto pending = database_.read<DatasetVersion>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -1221,7 +1234,8 @@ asio::awaitable<Result<std::vector<std::string>>> DatasetStore::listSplits(
     }
     return out;
   };
-  auto result = co_await database_.read<std::vector<std::string>>(std::move(job));
+  auto pending = database_.read<std::vector<std::string>>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
