@@ -153,6 +153,34 @@ asio::awaitable<Result<LoadedDatasetFile>> loadDatasetFile(eval::PharosApi& api,
       known.emplace(id->get_string());
     }
   }
+  // A file exported from another dataset carries that dataset's ids; examples belong to one
+  // dataset, so such rows get the id their content gives them here.
+  std::vector<std::string> foreign_candidates;
+  for (std::size_t i = 0; i < loaded.rows.size(); ++i) {
+    if (loaded.rows[i].id && !known.contains(loaded.row_ids[i])) {
+      foreign_candidates.push_back(loaded.row_ids[i]);
+    }
+  }
+  if (!foreign_candidates.empty()) {
+    auto lookup = api.examplesWithIds(foreign_candidates);
+    auto elsewhere = co_await std::move(lookup);
+    if (!elsewhere) co_return std::move(elsewhere).error();
+    std::unordered_set<std::string> foreign;
+    for (const json::value& example : *elsewhere) {
+      const json::object& object = example.get_object();
+      const json::value* id = object.if_contains("id");
+      const json::value* owner = object.if_contains("dataset_id");
+      if (id && id->is_string() && owner && owner->is_string() &&
+          owner->get_string() != dataset_id) {
+        foreign.emplace(id->get_string());
+      }
+    }
+    for (std::size_t i = 0; i < loaded.rows.size(); ++i) {
+      if (!foreign.contains(loaded.row_ids[i])) continue;
+      loaded.rows[i].id.reset();
+      loaded.row_ids[i] = eval::fileRowExampleId(dataset_id, loaded.rows[i]);
+    }
+  }
   std::vector<eval::ExampleToUpload> uploads;
   std::unordered_set<std::string> seen;
   for (std::size_t i = 0; i < loaded.rows.size(); ++i) {

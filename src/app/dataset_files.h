@@ -46,7 +46,7 @@ struct LoadedDatasetFile {
 };
 
 // kInvalidArgument for an unreadable file or schema, a file-level format error; server errors
-// as PharosApi reports them. With `upload` false nothing is written (--strict with bad rows).
+// as PharosApi reports them. With `strict` and any bad row nothing is uploaded.
 asio::awaitable<core::Result<LoadedDatasetFile>> loadDatasetFile(eval::PharosApi& api,
                                                                  DatasetFileSource source,
                                                                  bool strict);

@@ -269,6 +269,23 @@ asio::awaitable<Result<json::array>> PharosApi::listExamples(std::string dataset
   co_return co_await std::move(listing);
 }
 
+asio::awaitable<Result<json::array>> PharosApi::examplesWithIds(std::vector<std::string> ids) {
+  constexpr std::size_t kIdsPerRequest = 50;  // keeps the query string short
+  json::array found;
+  for (std::size_t start = 0; start < ids.size(); start += kIdsPerRequest) {
+    std::string path = "/examples?";
+    for (std::size_t i = start; i < std::min(ids.size(), start + kIdsPerRequest); ++i) {
+      if (i > start) path += '&';
+      path += "id=" + percentEncode(ids[i]);
+    }
+    auto listing = listAll(std::move(path), "examples");
+    auto page = co_await std::move(listing);
+    if (!page) co_return std::move(page).error();
+    for (json::value& example : *page) found.push_back(std::move(example));
+  }
+  co_return found;
+}
+
 asio::awaitable<Result<json::value>> PharosApi::uploadExamples(
     std::string dataset_id, std::vector<ExampleToUpload> examples) {
   json::array example_ids;

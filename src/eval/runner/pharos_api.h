@@ -68,6 +68,8 @@ class PharosApi {
   asio::awaitable<core::Result<boost::json::array>> listExamples(
       std::string dataset_id, std::vector<std::string> splits = {},
       std::optional<std::string> as_of = std::nullopt);
+  // GET /examples?id=…: those of `ids` that exist, in whatever dataset.
+  asio::awaitable<core::Result<boost::json::array>> examplesWithIds(std::vector<std::string> ids);
   // POST /platform/datasets/{id}/examples?upsert=true (multipart) → {example_ids, count}; more
   // than `examples_per_upload` examples go in several requests whose answers are merged.
   asio::awaitable<core::Result<boost::json::value>> uploadExamples(
