@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "core/time.h"
+#include "eval/api/compare_routes.h"
 #include "eval/api/eval_routes.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
@@ -211,7 +212,13 @@ int serveCommand(const CommonOptions& options) {
   addOpsRoutes(router, store, metrics);
   const std::shared_ptr<const economics::PriceTable> prices = loadPrices(settings);
   auto runs = std::make_shared<tracing::RunStore>(store->database(), prices);
-  tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion);
+  auto experiments = std::make_shared<eval::ExperimentStore>(store->database());
+  tracing::addLangSmithRoutes(router, runs, settings.tracing, kVersion,
+                              [experiments](std::string workspace, tracing::Project project) {
+                                return experiments->projectStatsFields(std::move(workspace),
+                                                                       std::move(project.id));
+                              });
+  eval::addCompareRoutes(router, experiments);
   auto feedback = std::make_shared<tracing::FeedbackStore>(store->database());
   tracing::addFeedbackRoutes(router, feedback);
   eval::addEvalRoutes(router, std::make_shared<eval::DatasetStore>(store->database()));

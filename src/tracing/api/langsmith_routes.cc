@@ -330,10 +330,32 @@ Result<std::int64_t> timeQueryParam(std::string_view text, std::string_view name
   return *micros;
 }
 
+// A project's JSON with its stats: the run figures, and whatever `more_stats` adds.
+http::Awaitable<Result<json::object>> projectWithStats(std::shared_ptr<RunStore> store,
+                                                       ProjectStatsFields more_stats,
+                                                       std::string workspace, Project project) {
+  auto computing = store->projectStats(workspace, project.id);
+  auto stats = co_await std::move(computing);
+  if (!stats) co_return stats.error();
+  json::object out = projectJson(project, workspace, *stats);
+  if (more_stats) {
+    auto adding = more_stats(workspace, project);
+    auto more = co_await std::move(adding);
+    if (!more) co_return more.error();
+    for (auto& [key, value] : *more) out[key] = std::move(value);
+  }
+  co_return out;
+}
+
 }  // namespace
 
 void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
-                        const core::TracingSettings& settings, std::string_view version) {
+                        const core::TracingSettings& settings, std::string_view version,
+                        ProjectStatsFields more_stats) {
+  const auto withStats = [store, more_stats](const std::string& workspace, const Project& p) {
+    return projectWithStats(store, more_stats, workspace, p);
+  };
+
   const std::string info_body = [&] {
     json::object info;
     info["version"] = std::string(version);
@@ -526,7 +548,8 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
       });
 
   router.add(
-      http::Verb::get, "/api/v1/sessions", [store](Request& request) -> http::Awaitable<Response> {
+      http::Verb::get, "/api/v1/sessions",
+      [store, withStats](Request& request) -> http::Awaitable<Response> {
         ProjectListQuery q;
         for (std::string& id : request.queryAll("id")) {
           if (!core::isUuid(id)) {
@@ -556,32 +579,32 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
         if (!projects) co_return Response::fromError(projects.error());
         json::array out;
         for (const Project& p : *projects) {
-          std::optional<ProjectStats> stats;
           if (include_stats && *include_stats == "true") {
-            auto computed = co_await store->projectStats(workspace, p.id);
+            auto computing = withStats(workspace, p);
+            auto computed = co_await std::move(computing);
             if (!computed) co_return Response::fromError(computed.error());
-            stats = *computed;
+            out.push_back(std::move(*computed));
+          } else {
+            out.push_back(projectJson(p, workspace, {}));
           }
-          out.push_back(projectJson(p, workspace, stats));
         }
         co_return Response::json(200, json::serialize(out));
       });
 
   router.add(http::Verb::get, "/api/v1/sessions/{session_id}",
-             [store](Request& request) -> http::Awaitable<Response> {
+             [store, withStats](Request& request) -> http::Awaitable<Response> {
                auto id = uuidParam(request, "session_id");
                if (!id) co_return Response::fromError(id.error());
                const std::string& workspace = request.identity().workspace_id;
                auto project = co_await store->getProject(workspace, *id);
                if (!project) co_return Response::fromError(project.error());
-               std::optional<ProjectStats> stats;
                if (auto include = request.query("include_stats"); include && *include == "true") {
-                 auto computed = co_await store->projectStats(workspace, *id);
+                 auto computing = withStats(workspace, *project);
+                 auto computed = co_await std::move(computing);
                  if (!computed) co_return Response::fromError(computed.error());
-                 stats = *computed;
+                 co_return Response::json(200, json::serialize(*computed));
                }
-               co_return Response::json(200,
-                                        json::serialize(projectJson(*project, workspace, stats)));
+               co_return Response::json(200, json::serialize(projectJson(*project, workspace, {})));
              });
 
   router.add(

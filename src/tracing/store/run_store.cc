@@ -16,6 +16,7 @@
 #include "core/json_text.h"
 #include "core/time.h"
 #include "tracing/query/sql_compiler.h"
+#include "tracing/store/stats.h"
 
 namespace pharos::tracing {
 
@@ -541,13 +542,6 @@ Result<std::optional<std::int64_t>> projectSeq(Connection& c, std::int64_t ws,
   const std::int64_t seq = (*s)->columnInt64(0);
   (*s)->reset();
   return std::optional<std::int64_t>(seq);
-}
-
-// Percentile by nearest rank over sorted values.
-std::optional<double> percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return std::nullopt;
-  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
 }
 
 struct StatsAccumulator {

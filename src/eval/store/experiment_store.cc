@@ -1,0 +1,883 @@
+#include "eval/store/experiment_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <functional>
+#include <set>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+
+#include "core/json_text.h"
+#include "core/time.h"
+#include "tracing/store/run_row.h"
+#include "tracing/store/stats.h"
+
+namespace pharos::eval {
+
+namespace {
+
+namespace json = boost::json;
+using core::Error;
+using core::Result;
+using core::Status;
+using store::sqlite::Connection;
+using store::sqlite::Statement;
+
+// ---- SQL with a variable number of parameters (IN lists), bound in order ----
+
+using SqlParam = std::variant<std::int64_t, std::string>;
+
+struct Sql {
+  std::string text;
+  std::vector<SqlParam> params;
+
+  Sql& add(std::string_view fragment) {
+    text += fragment;
+    return *this;
+  }
+  Sql& bind(SqlParam value) {
+    params.push_back(std::move(value));
+    return *this;
+  }
+  // "(?, ?, ...)" with one parameter per value.
+  template <class T>
+  Sql& in(const std::vector<T>& values) {
+    text += "(";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      text += i == 0 ? "?" : ", ?";
+      params.emplace_back(values[i]);
+    }
+    text += ")";
+    return *this;
+  }
+  Sql& append(const Sql& other) {
+    text += other.text;
+    params.insert(params.end(), other.params.begin(), other.params.end());
+    return *this;
+  }
+};
+
+Result<Statement> prepare(Connection& c, const Sql& sql) {
+  auto s = c.prepare(sql.text);
+  if (!s) return std::move(s).error();
+  for (std::size_t i = 0; i < sql.params.size(); ++i) {
+    const int index = static_cast<int>(i + 1);
+    std::visit(
+        [&](const auto& v) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::int64_t>) {
+            s->bindInt64(index, v);
+          } else {
+            s->bindText(index, v);
+          }
+        },
+        sql.params[i]);
+  }
+  return s;
+}
+
+// Calls `row(statement)` for every row; `row` returns void or a Status that stops the walk.
+template <class F>
+Status eachRow(Statement& s, F&& row) {
+  for (;;) {
+    auto more = s.step();
+    if (!more) return std::move(more).error();
+    if (!*more) return {};
+    if constexpr (std::is_void_v<std::invoke_result_t<F&, Statement&>>) {
+      row(s);
+    } else {
+      if (Status st = row(s); !st) return st;
+    }
+  }
+}
+
+template <class F>
+Status eachRow(Connection& c, const Sql& sql, F&& row) {
+  auto s = prepare(c, sql);
+  if (!s) return std::move(s).error();
+  return eachRow(*s, std::forward<F>(row));
+}
+
+std::optional<std::string> textColumn(const Statement& s, int c) {
+  if (s.columnIsNull(c)) return std::nullopt;
+  return std::string(s.columnText(c));
+}
+std::optional<double> doubleColumn(const Statement& s, int c) {
+  if (s.columnIsNull(c)) return std::nullopt;
+  return s.columnDouble(c);
+}
+json::value optionalJson(const std::optional<double>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+json::value optionalJson(const std::optional<std::string>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+json::value optionalJson(const std::optional<std::int64_t>& v) {
+  return v ? json::value(*v) : json::value(nullptr);
+}
+
+// A run or example payload column (JSON text, or a compressed BLOB), or `fallback` when NULL.
+Result<json::value> storedJson(const Statement& s, int c, json::value fallback) {
+  if (s.columnIsNull(c)) return fallback;
+  const bool compressed = s.columnIsBlob(c);
+  return tracing::loadStoredJson(compressed ? s.columnBlob(c) : s.columnText(c), compressed);
+}
+
+// A JSON text column that should hold an object or a value; damaged text reads as `fallback`
+// (these columns are written by our own stores, so this only guards against old rows).
+json::value textJson(const Statement& s, int c, json::value fallback) {
+  if (s.columnIsNull(c)) return fallback;
+  boost::system::error_code ec;
+  json::value v = json::parse(s.columnText(c), ec);
+  return ec ? fallback : v;
+}
+
+// extra {"error": true}: the feedback reports a failed evaluator rather than a judgement.
+bool isErrorFeedback(const Statement& s, int c) {
+  const json::value extra = textJson(s, c, nullptr);
+  if (!extra.is_object()) return false;
+  const json::value* error = extra.get_object().if_contains("error");
+  return error != nullptr && error->is_bool() && error->get_bool();
+}
+
+// ---- feedback statistics ----
+
+class FeedbackAccumulator {
+ public:
+  // One feedback row: its score column, its value (JSON text) and whether it is an error.
+  void add(const std::string& key, std::optional<double> score,
+           const std::optional<std::string>& value, bool error) {
+    Key& k = keys_[key];
+    if (error) {
+      ++k.stats.errors;
+      return;
+    }
+    if (score) {
+      // Welford's update: a stable mean and variance in one pass.
+      ++k.stats.n;
+      const double delta = *score - k.mean;
+      k.mean += delta / static_cast<double>(k.stats.n);
+      k.m2 += delta * (*score - k.mean);
+      k.stats.min = k.stats.min ? std::min(*k.stats.min, *score) : *score;
+      k.stats.max = k.stats.max ? std::max(*k.stats.max, *score) : *score;
+    }
+    if (auto label = valueLabel(value)) {
+      auto it = k.stats.values.find(*label);
+      if (it != k.stats.values.end()) {
+        ++it->second;
+      } else if (k.stats.values.size() < kMaxDistinctValues) {
+        k.stats.values.emplace(std::move(*label), 1);
+      }
+    }
+  }
+
+  FeedbackStats finish() {
+    FeedbackStats out;
+    for (auto& [key, k] : keys_) {
+      if (k.stats.n > 0) {
+        k.stats.mean = k.mean;
+        k.stats.stdev = std::sqrt(k.m2 / static_cast<double>(k.stats.n));
+      }
+      out.emplace(key, std::move(k.stats));
+    }
+    return out;
+  }
+
+ private:
+  struct Key {
+    FeedbackKeyStats stats;
+    double mean = 0, m2 = 0;
+  };
+
+  // How a non-numeric value is counted: a string as itself, other JSON as its text; numbers
+  // and nulls are not counted (scores carry the numbers).
+  static std::optional<std::string> valueLabel(const std::optional<std::string>& text) {
+    if (!text) return std::nullopt;
+    boost::system::error_code ec;
+    const json::value v = json::parse(*text, ec);
+    if (ec) return *text;
+    if (v.is_null() || v.is_number()) return std::nullopt;
+    if (v.is_string()) return std::string(v.get_string());
+    return json::serialize(v);
+  }
+
+  std::map<std::string, Key> keys_;
+};
+
+// Feedback rows (key, score, value, extra, source_run_id) selected by `where`; also collects the
+// evaluator runs that error rows name, so that the same failure is not counted twice.
+Result<FeedbackStats> feedbackOver(Connection& c, const Sql& where,
+                                   std::unordered_set<std::string>* error_sources = nullptr) {
+  FeedbackAccumulator acc;
+  Sql sql;
+  sql.add("SELECT key, score, value, extra, source_run_id FROM feedback WHERE ").append(where);
+  auto walked = eachRow(c, sql, [&](Statement& s) {
+    const bool error = isErrorFeedback(s, 3);
+    if (error && error_sources != nullptr && !s.columnIsNull(4)) {
+      error_sources->emplace(s.columnText(4));
+    }
+    acc.add(std::string(s.columnText(0)), doubleColumn(s, 1), textColumn(s, 2), error);
+  });
+  if (!walked) return walked.error();
+  return acc.finish();
+}
+
+std::int64_t feedbackErrors(const FeedbackStats& stats) {
+  std::int64_t n = 0;
+  for (const auto& [key, k] : stats) n += k.errors;
+  return n;
+}
+
+// ---- evaluator runs that failed ----
+
+struct EvaluatorError {
+  std::string run_id;
+  std::string target_run_id;
+  std::optional<std::string> error;
+};
+
+// Errored runs (any project) whose metadata targetRunId is one of `targets` (a subquery or an IN
+// list, parenthesised). A failing evaluator's own children may carry the same metadata and fail
+// with it; only the outermost failing run of each target counts.
+Result<std::vector<EvaluatorError>> evaluatorErrors(Connection& c, std::int64_t ws,
+                                                    const Sql& targets) {
+  struct Row {
+    EvaluatorError e;
+    std::optional<std::string> parent;
+  };
+  std::vector<Row> rows;
+  Sql sql;
+  sql.add(
+         "SELECT r.id, m.value, r.error, r.parent_run_id FROM run_metadata m "
+         "JOIN runs r ON r.seq = m.run WHERE m.ws = ? AND m.key = 'targetRunId' "
+         "AND r.status = 'error' AND m.value IN ")
+      .bind(ws)
+      .append(targets)
+      .add(" ORDER BY r.start_time, r.seq");
+  auto walked = eachRow(c, sql, [&](Statement& s) {
+    rows.push_back({{std::string(s.columnText(0)), std::string(s.columnText(1)), textColumn(s, 2)},
+                    textColumn(s, 3)});
+  });
+  if (!walked) return walked.error();
+  std::set<std::pair<std::string, std::string>> failed;  // (run, target)
+  for (const Row& r : rows) failed.emplace(r.e.run_id, r.e.target_run_id);
+  std::vector<EvaluatorError> out;
+  for (Row& r : rows) {
+    if (r.parent && failed.contains({*r.parent, r.e.target_run_id})) continue;
+    out.push_back(std::move(r.e));
+  }
+  return out;
+}
+
+// ---- sessions ----
+
+struct SessionRow {
+  std::int64_t seq = 0;
+  std::string id;
+  std::string name;
+  std::optional<std::string> reference_dataset_id;
+  std::int64_t start_time = 0;
+  std::optional<std::int64_t> end_time;
+  std::optional<std::int64_t> num_examples;
+  json::value extra;
+};
+
+Result<std::optional<SessionRow>> loadSession(Connection& c, std::int64_t ws,
+                                              const std::string& id) {
+  auto s = c.cached(
+      "SELECT seq, id, name, reference_dataset_id, start_time, end_time, num_examples, extra "
+      "FROM sessions WHERE ws = ?1 AND id = ?2");
+  if (!s) return std::move(s).error();
+  auto row = (*s)->bindInt64(1, ws).bindText(2, id).step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<SessionRow>();
+  const Statement& r = **s;
+  SessionRow out;
+  out.seq = r.columnInt64(0);
+  out.id = std::string(r.columnText(1));
+  out.name = std::string(r.columnText(2));
+  out.reference_dataset_id = textColumn(r, 3);
+  out.start_time = r.columnInt64(4);
+  if (!r.columnIsNull(5)) out.end_time = r.columnInt64(5);
+  if (!r.columnIsNull(6)) out.num_examples = r.columnInt64(6);
+  out.extra = textJson(r, 7, nullptr);
+  (*s)->reset();
+  return std::optional<SessionRow>(std::move(out));
+}
+
+// The experiment's example runs, as a parenthesised subquery of their ids / trace ids.
+Sql exampleRunIds(std::int64_t session) {
+  Sql sql;
+  sql.add(
+         "(SELECT id FROM runs WHERE session = ? AND is_root = 1 "
+         "AND reference_example_id IS NOT NULL)")
+      .bind(session);
+  return sql;
+}
+
+// ---- §4.1 ----
+
+Result<ExperimentStats> computeAggregates(Connection& c, std::int64_t ws,
+                                          const SessionRow& session) {
+  ExperimentStats stats;
+  stats.expected_examples = session.num_examples;
+
+  std::vector<double> latencies;
+  std::unordered_set<std::string> examples;
+  bool pending = false;
+  Sql runs;
+  runs.add(
+          "SELECT status, latency, reference_example_id FROM runs WHERE session = ? "
+          "AND is_root = 1 AND reference_example_id IS NOT NULL")
+      .bind(session.seq);
+  auto walked = eachRow(c, runs, [&](Statement& s) {
+    ++stats.run_count;
+    const std::string_view status = s.columnText(0);
+    if (status == "error") ++stats.error_count;
+    if (status == "pending") pending = true;
+    if (!s.columnIsNull(1)) latencies.push_back(s.columnDouble(1));
+    examples.emplace(s.columnText(2));
+  });
+  if (!walked) return walked.error();
+  stats.example_count = static_cast<std::int64_t>(examples.size());
+  stats.complete = !pending && (session.num_examples ? stats.example_count >= *session.num_examples
+                                                     : session.end_time.has_value());
+  if (!latencies.empty()) {
+    std::sort(latencies.begin(), latencies.end());
+    double sum = 0;
+    for (double l : latencies) sum += l;
+    stats.latency_mean = sum / static_cast<double>(latencies.size());
+    stats.latency_p50 = tracing::percentile(latencies, 0.50);
+    stats.latency_p95 = tracing::percentile(latencies, 0.95);
+  }
+
+  // Tokens and cost of whole traces: each run stores its own figures (no roll-up), so summing
+  // every run of a trace counts each call once, whichever project it landed in. A root without
+  // a trace id stands for itself.
+  const auto addSums = [&](Statement& s) {
+    if (!s.columnIsNull(0)) stats.prompt_tokens += s.columnInt64(0);
+    if (!s.columnIsNull(1)) stats.completion_tokens += s.columnInt64(1);
+    if (!s.columnIsNull(2)) stats.total_tokens += s.columnInt64(2);
+    if (!s.columnIsNull(3)) stats.total_cost += s.columnDouble(3);
+  };
+  Sql traces;
+  traces
+      .add(
+          "SELECT sum(prompt_tokens), sum(completion_tokens), sum(total_tokens), sum(total_cost) "
+          "FROM runs WHERE ws = ? AND trace_id IN (SELECT trace_id FROM runs WHERE session = ? "
+          "AND is_root = 1 AND reference_example_id IS NOT NULL AND trace_id IS NOT NULL)")
+      .bind(ws)
+      .bind(session.seq);
+  if (auto st = eachRow(c, traces, addSums); !st) return st.error();
+  Sql untraced;
+  untraced
+      .add(
+          "SELECT sum(prompt_tokens), sum(completion_tokens), sum(total_tokens), sum(total_cost) "
+          "FROM runs WHERE session = ? AND is_root = 1 AND reference_example_id IS NOT NULL "
+          "AND trace_id IS NULL")
+      .bind(session.seq);
+  if (auto st = eachRow(c, untraced, addSums); !st) return st.error();
+
+  // Feedback joins by run id, not session id: feedback posted before its run, or without a
+  // session, still counts.
+  std::unordered_set<std::string> error_sources;
+  Sql where;
+  where.add("ws = ? AND run_id IN ").bind(ws).append(exampleRunIds(session.seq));
+  auto feedback = feedbackOver(c, where, &error_sources);
+  if (!feedback) return std::move(feedback).error();
+  stats.feedback = std::move(feedback).value();
+
+  auto failed = evaluatorErrors(c, ws, exampleRunIds(session.seq));
+  if (!failed) return std::move(failed).error();
+  std::int64_t shared = 0;  // failures reported both as a run and as feedback naming that run
+  for (const EvaluatorError& e : *failed) shared += error_sources.contains(e.run_id) ? 1 : 0;
+  stats.evaluator_errors =
+      static_cast<std::int64_t>(failed->size()) + feedbackErrors(stats.feedback) - shared;
+  return stats;
+}
+
+Result<FeedbackStats> computeFeedbackStats(Connection& c, std::int64_t ws,
+                                           const SessionRow& session) {
+  Sql where;
+  where
+      .add(
+          "seq IN (SELECT seq FROM feedback WHERE ws = ? AND session_id = ? "
+          "UNION SELECT seq FROM feedback WHERE ws = ? AND run_id IN "
+          "(SELECT id FROM runs WHERE session = ?))")
+      .bind(ws)
+      .bind(session.id)
+      .bind(ws)
+      .bind(session.seq);
+  return feedbackOver(c, where);
+}
+
+// ---- §4.2 ----
+
+// Which example revisions a comparison reads, on examples aliased `e`: those of the dataset as
+// of `as_of` (or the current ones), not tombstones.
+Sql exampleVersion(std::int64_t dataset, const std::optional<std::int64_t>& as_of) {
+  Sql sql;
+  sql.add("e.dataset = ? AND e.deleted = 0").bind(dataset);
+  if (as_of) {
+    sql.add(" AND e.modified_at <= ? AND (e.valid_to IS NULL OR e.valid_to > ?)")
+        .bind(*as_of)
+        .bind(*as_of);
+  } else {
+    sql.add(" AND e.valid_to IS NULL");
+  }
+  return sql;
+}
+
+Sql splitFilter(const std::vector<std::string>& splits) {
+  Sql sql;
+  if (splits.empty()) return sql;
+  // metadata.dataset_split is an array (or a lone string); json_each yields its items either way.
+  sql.add(
+         " AND EXISTS (SELECT 1 FROM json_each(e.metadata, '$.dataset_split') j "
+         "WHERE j.value IN ")
+      .in(splits)
+      .add(")");
+  return sql;
+}
+
+struct CellRun {
+  std::string run_id;
+  std::int64_t session = 0;
+  std::string example_id;
+  json::object json;
+};
+
+json::object experimentJson(const SessionRow& s, const ExperimentStats& stats) {
+  json::object out;
+  out["id"] = s.id;
+  out["name"] = s.name;
+  out["start_time"] = core::formatIso8601Micros(s.start_time);
+  out["end_time"] =
+      s.end_time ? json::value(core::formatIso8601Micros(*s.end_time)) : json::value(nullptr);
+  const json::value* metadata =
+      s.extra.is_object() ? s.extra.get_object().if_contains("metadata") : nullptr;
+  out["metadata"] =
+      metadata != nullptr && metadata->is_object() ? *metadata : json::value(json::object());
+  out["stats"] = experimentStatsJson(stats);
+  return out;
+}
+
+Result<json::object> computeCompare(Connection& c, std::int64_t ws, std::int64_t dataset,
+                                    json::object dataset_json, const CompareQuery& q,
+                                    const std::vector<SessionRow>& sessions) {
+  json::object out;
+  out["dataset"] = std::move(dataset_json);
+
+  // Experiments and their aggregates, in request order.
+  json::array experiments;
+  std::set<std::string> keys;
+  std::vector<std::int64_t> session_seqs;
+  std::unordered_map<std::int64_t, std::size_t> column_of;  // sessions.seq -> result index
+  for (const SessionRow& s : sessions) {
+    auto stats = computeAggregates(c, ws, s);
+    if (!stats) return std::move(stats).error();
+    for (const auto& [key, k] : stats->feedback) keys.insert(key);
+    column_of.emplace(s.seq, session_seqs.size());
+    session_seqs.push_back(s.seq);
+    experiments.push_back(experimentJson(s, *stats));
+  }
+  out["experiments"] = std::move(experiments);
+  json::array feedback_keys;
+  for (const std::string& key : keys) feedback_keys.emplace_back(key);
+  out["feedback_keys"] = std::move(feedback_keys);
+
+  const Sql version = exampleVersion(dataset, q.as_of);
+  const Sql splits = splitFilter(q.splits);
+
+  Sql count;
+  count.add("SELECT count(*) FROM examples e WHERE ").append(version).append(splits);
+  std::int64_t total = 0;
+  if (auto st = eachRow(c, count, [&](Statement& s) { total = s.columnInt64(0); }); !st) {
+    return st.error();
+  }
+
+  // The page of examples.
+  Sql page;
+  page.add("SELECT e.id, e.inputs, e.outputs, e.metadata, e.modified_at, ");
+  // With as_of, an example may be gone today: say so rather than hide it.
+  page.add(q.as_of ? "NOT EXISTS (SELECT 1 FROM examples c WHERE c.ws = e.ws AND c.id = e.id "
+                     "AND c.valid_to IS NULL AND c.deleted = 0)"
+                   : "0");
+  page.add(" FROM examples e WHERE ")
+      .append(version)
+      .append(splits)
+      .add(" ORDER BY e.created_at, e.id LIMIT ? OFFSET ?")
+      .bind(static_cast<std::int64_t>(q.limit))
+      .bind(static_cast<std::int64_t>(q.offset));
+  json::array rows;
+  std::vector<std::string> example_ids;
+  std::unordered_map<std::string, std::size_t> row_of;
+  auto paged = eachRow(c, page, [&](Statement& s) -> Status {
+    json::object row;
+    const std::string id(s.columnText(0));
+    row["id"] = id;
+    auto inputs = storedJson(s, 1, json::object());
+    if (!inputs) return inputs.error();
+    row["inputs"] = std::move(inputs).value();
+    auto outputs = storedJson(s, 2, nullptr);
+    if (!outputs) return outputs.error();
+    row["outputs"] = std::move(outputs).value();
+    row["metadata"] = textJson(s, 3, json::object());
+    row["modified_at"] = core::formatIso8601Micros(s.columnInt64(4));
+    row["deleted"] = s.columnInt64(5) != 0;
+    json::array results;
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+      json::object cell;
+      cell["runs"] = json::array();
+      results.push_back(std::move(cell));
+    }
+    row["results"] = std::move(results);
+    row_of.emplace(id, rows.size());
+    example_ids.push_back(id);
+    rows.push_back(std::move(row));
+    return {};
+  });
+  if (!paged) return paged.error();
+
+  // The example runs of the page, oldest first (repetitions in the order they ran).
+  std::vector<CellRun> cells;
+  std::unordered_map<std::string, std::size_t> cell_of;
+  std::vector<std::string> trace_ids;
+  if (!example_ids.empty()) {
+    Sql sql;
+    sql.add(
+           "SELECT r.id, r.trace_id, r.status, r.error, r.outputs, r.latency, r.total_tokens, "
+           "r.total_cost, r.session, r.reference_example_id FROM runs r WHERE r.ws = ? "
+           "AND r.is_root = 1 AND r.reference_example_id IN ")
+        .bind(ws)
+        .in(example_ids)
+        .add(" AND r.session IN ")
+        .in(session_seqs)
+        .add(" ORDER BY r.start_time, r.seq");
+    auto walked = eachRow(c, sql, [&](Statement& s) -> Status {
+      CellRun cell;
+      cell.run_id = std::string(s.columnText(0));
+      cell.session = s.columnInt64(8);
+      cell.example_id = std::string(s.columnText(9));
+      json::object& o = cell.json;
+      o["run_id"] = cell.run_id;
+      o["trace_id"] = optionalJson(textColumn(s, 1));
+      o["status"] = std::string(s.columnText(2));
+      o["error"] = optionalJson(textColumn(s, 3));
+      auto outputs = storedJson(s, 4, nullptr);
+      if (!outputs) return outputs.error();
+      o["outputs"] = std::move(outputs).value();
+      o["latency"] = optionalJson(doubleColumn(s, 5));
+      // The run's own figures until its trace's sums replace them.
+      o["total_tokens"] = s.columnIsNull(6) ? json::value(nullptr) : json::value(s.columnInt64(6));
+      o["total_cost"] = optionalJson(doubleColumn(s, 7));
+      o["feedback"] = json::object();
+      o["evaluator_errors"] = json::array();
+      if (!s.columnIsNull(1)) trace_ids.emplace_back(s.columnText(1));
+      cell_of.emplace(cell.run_id, cells.size());
+      cells.push_back(std::move(cell));
+      return {};
+    });
+    if (!walked) return walked.error();
+  }
+
+  if (!cells.empty()) {
+    std::vector<std::string> run_ids;
+    for (const CellRun& cell : cells) run_ids.push_back(cell.run_id);
+
+    if (!trace_ids.empty()) {
+      std::unordered_map<std::string, std::pair<json::value, json::value>> sums;
+      Sql sql;
+      sql.add(
+             "SELECT trace_id, sum(total_tokens), sum(total_cost) FROM runs WHERE ws = ? "
+             "AND trace_id IN ")
+          .bind(ws)
+          .in(trace_ids)
+          .add(" GROUP BY trace_id");
+      auto walked = eachRow(c, sql, [&](Statement& s) {
+        sums[std::string(s.columnText(0))] = {
+            s.columnIsNull(1) ? json::value(nullptr) : json::value(s.columnInt64(1)),
+            optionalJson(doubleColumn(s, 2))};
+      });
+      if (!walked) return walked.error();
+      for (CellRun& cell : cells) {
+        const json::value& trace = cell.json["trace_id"];
+        if (!trace.is_string()) continue;
+        auto it = sums.find(std::string(trace.get_string()));
+        if (it == sums.end()) continue;
+        cell.json["total_tokens"] = it->second.first;
+        cell.json["total_cost"] = it->second.second;
+      }
+    }
+
+    // Feedback per key; of repeated feedback on one (run, key) the latest shows.
+    Sql feedback;
+    feedback
+        .add(
+            "SELECT run_id, id, key, score, value, comment, extra FROM feedback WHERE ws = ? "
+            "AND run_id IN ")
+        .bind(ws)
+        .in(run_ids)
+        .add(" ORDER BY created_at, seq");
+    auto walked = eachRow(c, feedback, [&](Statement& s) {
+      auto it = cell_of.find(std::string(s.columnText(0)));
+      if (it == cell_of.end()) return;
+      json::object entry;
+      entry["id"] = std::string(s.columnText(1));
+      entry["score"] = optionalJson(doubleColumn(s, 3));
+      entry["value"] = textJson(s, 4, nullptr);
+      entry["comment"] = optionalJson(textColumn(s, 5));
+      entry["error"] = isErrorFeedback(s, 6);
+      cells[it->second].json["feedback"].as_object()[s.columnText(2)] = std::move(entry);
+    });
+    if (!walked) return walked.error();
+
+    Sql targets;
+    targets.in(run_ids);
+    auto failed = evaluatorErrors(c, ws, targets);
+    if (!failed) return std::move(failed).error();
+    for (const EvaluatorError& e : *failed) {
+      auto it = cell_of.find(e.target_run_id);
+      if (it == cell_of.end()) continue;
+      json::object failure;
+      failure["run_id"] = e.run_id;
+      failure["error"] = optionalJson(e.error);
+      cells[it->second].json["evaluator_errors"].as_array().push_back(std::move(failure));
+    }
+
+    for (CellRun& cell : cells) {
+      auto row = row_of.find(cell.example_id);
+      auto column = column_of.find(cell.session);
+      if (row == row_of.end() || column == column_of.end()) continue;
+      rows[row->second]
+          .as_object()["results"]
+          .as_array()[column->second]
+          .as_object()["runs"]
+          .as_array()
+          .push_back(std::move(cell.json));
+    }
+  }
+  out["examples"] = std::move(rows);
+
+  // Example runs whose example is not in the dataset (at this version): deleted since, or a
+  // file row that never became an example (§7). Listed on the first page so nothing is hidden.
+  json::array orphans;
+  if (q.offset == 0) {
+    for (const SessionRow& s : sessions) {
+      Sql sql;
+      sql.add(
+             "SELECT r.id, r.reference_example_id, r.inputs, r.error FROM runs r "
+             "WHERE r.session = ? AND r.is_root = 1 AND r.reference_example_id IS NOT NULL "
+             "AND NOT EXISTS (SELECT 1 FROM examples e WHERE e.id = r.reference_example_id AND ")
+          .bind(s.seq)
+          .append(version)
+          .add(") ORDER BY r.start_time, r.seq");
+      auto walked = eachRow(c, sql, [&](Statement& r) -> Status {
+        json::object o;
+        o["experiment_id"] = s.id;
+        o["run_id"] = std::string(r.columnText(0));
+        o["reference_example_id"] = std::string(r.columnText(1));
+        auto inputs = storedJson(r, 2, json::object());
+        if (!inputs) return inputs.error();
+        o["inputs"] = std::move(inputs).value();
+        o["error"] = optionalJson(textColumn(r, 3));
+        orphans.push_back(std::move(o));
+        return {};
+      });
+      if (!walked) return walked.error();
+    }
+  }
+  out["orphans"] = std::move(orphans);
+  out["offset"] = q.offset;
+  out["limit"] = q.limit;
+  out["total"] = total;
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+json::object feedbackStatsJson(const FeedbackStats& stats) {
+  json::object out;
+  for (const auto& [key, k] : stats) {
+    json::object values;
+    for (const auto& [value, n] : k.values) values[value] = n;
+    json::object entry;
+    entry["n"] = k.n;
+    entry["avg"] = optionalJson(k.mean);
+    entry["stdev"] = optionalJson(k.stdev);
+    entry["min"] = optionalJson(k.min);
+    entry["max"] = optionalJson(k.max);
+    entry["errors"] = k.errors;
+    entry["values"] = std::move(values);
+    out[key] = std::move(entry);
+  }
+  return out;
+}
+
+json::object experimentStatsJson(const ExperimentStats& s) {
+  json::object out;
+  out["example_count"] = s.example_count;
+  out["expected_examples"] = optionalJson(s.expected_examples);
+  out["complete"] = s.complete;
+  out["run_count"] = s.run_count;
+  out["error_count"] = s.error_count;
+  out["error_rate"] =
+      s.run_count > 0 ? static_cast<double>(s.error_count) / static_cast<double>(s.run_count) : 0.0;
+  out["latency_mean"] = optionalJson(s.latency_mean);
+  out["latency_p50"] = optionalJson(s.latency_p50);
+  out["latency_p95"] = optionalJson(s.latency_p95);
+  out["prompt_tokens"] = s.prompt_tokens;
+  out["completion_tokens"] = s.completion_tokens;
+  out["total_tokens"] = s.total_tokens;
+  out["total_cost"] = s.total_cost;
+  // Same statistics as feedback_stats, with the mean named as in §4.1.
+  json::object feedback = feedbackStatsJson(s.feedback);
+  for (auto& [key, k] : feedback) {
+    json::object& entry = k.as_object();
+    entry["mean"] = entry["avg"];
+    entry.erase("avg");
+  }
+  out["feedback"] = std::move(feedback);
+  out["evaluator_errors"] = s.evaluator_errors;
+  return out;
+}
+
+ExperimentStore::ExperimentStore(store::sqlite::SqliteDatabase& database) : database_(database) {}
+
+namespace {
+
+Error noProject(const std::string& id) {
+  return Error::notFound(fmt::format("no project has the id {}", id));
+}
+
+}  // namespace
+
+asio::awaitable<Result<ExperimentStats>> ExperimentStore::aggregates(std::string workspace_id,
+                                                                     std::string session_id) {
+  std::function<Result<ExperimentStats>(Connection&)> job =
+      [this, workspace_id, session_id](Connection& c) -> Result<ExperimentStats> {
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return noProject(session_id);
+    auto session = loadSession(c, **ws, session_id);
+    if (!session) return std::move(session).error();
+    if (!*session) return noProject(session_id);
+    return computeAggregates(c, **ws, **session);
+  };
+  auto result = co_await database_.read<ExperimentStats>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<FeedbackStats>> ExperimentStore::feedbackStats(std::string workspace_id,
+                                                                      std::string session_id) {
+  std::function<Result<FeedbackStats>(Connection&)> job =
+      [this, workspace_id, session_id](Connection& c) -> Result<FeedbackStats> {
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return noProject(session_id);
+    auto session = loadSession(c, **ws, session_id);
+    if (!session) return std::move(session).error();
+    if (!*session) return noProject(session_id);
+    return computeFeedbackStats(c, **ws, **session);
+  };
+  auto result = co_await database_.read<FeedbackStats>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<json::object>> ExperimentStore::projectStatsFields(std::string workspace_id,
+                                                                          std::string session_id) {
+  std::function<Result<json::object>(Connection&)> job =
+      [this, workspace_id, session_id](Connection& c) -> Result<json::object> {
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return noProject(session_id);
+    auto session = loadSession(c, **ws, session_id);
+    if (!session) return std::move(session).error();
+    if (!*session) return noProject(session_id);
+    json::object out;
+    auto feedback = computeFeedbackStats(c, **ws, **session);
+    if (!feedback) return std::move(feedback).error();
+    out["feedback_stats"] = feedbackStatsJson(*feedback);
+    if ((*session)->reference_dataset_id) {
+      auto stats = computeAggregates(c, **ws, **session);
+      if (!stats) return std::move(stats).error();
+      out["experiment_stats"] = experimentStatsJson(*stats);
+    }
+    return out;
+  };
+  auto result = co_await database_.read<json::object>(std::move(job));
+  co_return result;
+}
+
+asio::awaitable<Result<json::object>> ExperimentStore::compare(std::string workspace_id,
+                                                               CompareQuery query) {
+  if (query.experiment_ids.empty()) {
+    co_return Error::invalidArgument("experiments: name at least one experiment id");
+  }
+  if (query.experiment_ids.size() > kMaxComparedExperiments) {
+    co_return Error::invalidArgument(fmt::format("experiments: at most {} can be compared, got {}",
+                                                 kMaxComparedExperiments,
+                                                 query.experiment_ids.size()));
+  }
+  for (std::size_t i = 0; i < query.experiment_ids.size(); ++i) {
+    const std::string& id = query.experiment_ids[i];
+    if (std::find(query.experiment_ids.begin(), query.experiment_ids.begin() + i, id) !=
+        query.experiment_ids.begin() + i) {
+      co_return Error::invalidArgument(fmt::format("experiments: {} is listed twice", id));
+    }
+  }
+  std::function<Result<json::object>(Connection&)> job =
+      [this, workspace_id, query](Connection& c) -> Result<json::object> {
+    const Error no_dataset =
+        Error::notFound(fmt::format("no dataset has the id {}", query.dataset_id));
+    auto ws = tenants_.lookup(c, workspace_id, false);
+    if (!ws) return std::move(ws).error();
+    if (!*ws) return no_dataset;
+
+    std::optional<std::int64_t> dataset;
+    json::object dataset_json;
+    Sql sql;
+    sql.add(
+           "SELECT d.seq, d.name, (SELECT count(*) FROM examples e WHERE e.dataset = d.seq "
+           "AND e.valid_to IS NULL AND e.deleted = 0) FROM datasets d WHERE d.ws = ? AND d.id = ?")
+        .bind(**ws)
+        .bind(query.dataset_id);
+    auto found = eachRow(c, sql, [&](Statement& s) {
+      dataset = s.columnInt64(0);
+      dataset_json["id"] = query.dataset_id;
+      dataset_json["name"] = std::string(s.columnText(1));
+      dataset_json["example_count"] = s.columnInt64(2);
+    });
+    if (!found) return found.error();
+    if (!dataset) return no_dataset;
+
+    std::vector<SessionRow> sessions;
+    for (const std::string& id : query.experiment_ids) {
+      auto session = loadSession(c, **ws, id);
+      if (!session) return std::move(session).error();
+      if (!*session) {
+        return Error::invalidArgument(
+            fmt::format("experiments: {} is not a project of this workspace", id));
+      }
+      if ((*session)->reference_dataset_id != query.dataset_id) {
+        return Error::invalidArgument(fmt::format(
+            "experiments: {} is not an experiment on dataset {}", id, query.dataset_id));
+      }
+      sessions.push_back(std::move(**session));
+    }
+    return computeCompare(c, **ws, *dataset, std::move(dataset_json), query, sessions);
+  };
+  auto result = co_await database_.read<json::object>(std::move(job));
+  co_return result;
+}
+
+}  // namespace pharos::eval
