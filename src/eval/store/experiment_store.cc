@@ -312,7 +312,22 @@ Result<std::optional<SessionRow>> loadSession(Connection& c, std::int64_t ws,
   return std::optional<SessionRow>(std::move(out));
 }
 
-// The experiment's example runs, as a parenthesised subquery of their ids / trace ids.
+// The workspace's tenant number and the project `id`; kNotFound when either is missing.
+Result<std::pair<std::int64_t, SessionRow>> findProject(Connection& c,
+                                                        store::sqlite::TenantCache& tenants,
+                                                        const std::string& workspace_id,
+                                                        const std::string& id) {
+  const Error missing = Error::notFound(fmt::format("no project has the id {}", id));
+  auto ws = tenants.lookup(c, workspace_id, false);
+  if (!ws) return std::move(ws).error();
+  if (!*ws) return missing;
+  auto session = loadSession(c, **ws, id);
+  if (!session) return std::move(session).error();
+  if (!*session) return missing;
+  return std::pair{**ws, std::move(**session)};
+}
+
+// The ids of the experiment's example runs, as a parenthesised subquery.
 Sql exampleRunIds(std::int64_t session) {
   Sql sql;
   sql.add(
@@ -753,27 +768,17 @@ json::object experimentStatsJson(const ExperimentStats& s) {
 
 ExperimentStore::ExperimentStore(store::sqlite::SqliteDatabase& database) : database_(database) {}
 
-namespace {
-
-Error noProject(const std::string& id) {
-  return Error::notFound(fmt::format("no project has the id {}", id));
-}
-
-}  // namespace
-
 asio::awaitable<Result<ExperimentStats>> ExperimentStore::aggregates(std::string workspace_id,
                                                                      std::string session_id) {
   std::function<Result<ExperimentStats>(Connection&)> job =
       [this, workspace_id, session_id](Connection& c) -> Result<ExperimentStats> {
-    auto ws = tenants_.lookup(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return noProject(session_id);
-    auto session = loadSession(c, **ws, session_id);
-    if (!session) return std::move(session).error();
-    if (!*session) return noProject(session_id);
-    return computeAggregates(c, **ws, **session);
+    auto found = findProject(c, tenants_, workspace_id, session_id);
+    if (!found) return std::move(found).error();
+    auto& [ws, session] = *found;
+    return computeAggregates(c, ws, session);
   };
-  auto result = co_await database_.read<ExperimentStats>(std::move(job));
+  auto reading = database_.read<ExperimentStats>(std::move(job));
+  auto result = co_await std::move(reading);
   co_return result;
 }
 
@@ -781,15 +786,13 @@ asio::awaitable<Result<FeedbackStats>> ExperimentStore::feedbackStats(std::strin
                                                                       std::string session_id) {
   std::function<Result<FeedbackStats>(Connection&)> job =
       [this, workspace_id, session_id](Connection& c) -> Result<FeedbackStats> {
-    auto ws = tenants_.lookup(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return noProject(session_id);
-    auto session = loadSession(c, **ws, session_id);
-    if (!session) return std::move(session).error();
-    if (!*session) return noProject(session_id);
-    return computeFeedbackStats(c, **ws, **session);
+    auto found = findProject(c, tenants_, workspace_id, session_id);
+    if (!found) return std::move(found).error();
+    auto& [ws, session] = *found;
+    return computeFeedbackStats(c, ws, session);
   };
-  auto result = co_await database_.read<FeedbackStats>(std::move(job));
+  auto reading = database_.read<FeedbackStats>(std::move(job));
+  auto result = co_await std::move(reading);
   co_return result;
 }
 
@@ -797,24 +800,22 @@ asio::awaitable<Result<json::object>> ExperimentStore::projectStatsFields(std::s
                                                                           std::string session_id) {
   std::function<Result<json::object>(Connection&)> job =
       [this, workspace_id, session_id](Connection& c) -> Result<json::object> {
-    auto ws = tenants_.lookup(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return noProject(session_id);
-    auto session = loadSession(c, **ws, session_id);
-    if (!session) return std::move(session).error();
-    if (!*session) return noProject(session_id);
+    auto found = findProject(c, tenants_, workspace_id, session_id);
+    if (!found) return std::move(found).error();
+    auto& [ws, session] = *found;
     json::object out;
-    auto feedback = computeFeedbackStats(c, **ws, **session);
+    auto feedback = computeFeedbackStats(c, ws, session);
     if (!feedback) return std::move(feedback).error();
     out["feedback_stats"] = feedbackStatsJson(*feedback);
-    if ((*session)->reference_dataset_id) {
-      auto stats = computeAggregates(c, **ws, **session);
+    if (session.reference_dataset_id) {
+      auto stats = computeAggregates(c, ws, session);
       if (!stats) return std::move(stats).error();
       out["experiment_stats"] = experimentStatsJson(*stats);
     }
     return out;
   };
-  auto result = co_await database_.read<json::object>(std::move(job));
+  auto reading = database_.read<json::object>(std::move(job));
+  auto result = co_await std::move(reading);
   co_return result;
 }
 
@@ -876,7 +877,8 @@ asio::awaitable<Result<json::object>> ExperimentStore::compare(std::string works
     }
     return computeCompare(c, **ws, *dataset, std::move(dataset_json), query, sessions);
   };
-  auto result = co_await database_.read<json::object>(std::move(job));
+  auto reading = database_.read<json::object>(std::move(job));
+  auto result = co_await std::move(reading);
   co_return result;
 }
 
