@@ -313,6 +313,23 @@ TEST_F(ExperimentStoreTest, FeedbackJoinsByRunIncludingFeedbackWithoutSession) {
   EXPECT_FALSE(j.at("feedback").at("correctness").as_object().contains("avg"));
 }
 
+TEST_F(ExperimentStoreTest, ValuesKeepTheTwentyMostFrequent) {
+  buildExperimentX();
+  // 25 distinct labels on r1; "z-common" three times, so it survives the cut at 20 although it
+  // sorts last.
+  for (int i = 0; i < 25; ++i) {
+    feedback(40 + i, kR1, kExperimentX, "label", std::nullopt, fmt::format(R"("v{:02}")", i));
+  }
+  for (int i = 0; i < 3; ++i) {
+    feedback(70 + i, kR2, kExperimentX, "label", std::nullopt, R"("z-common")");
+  }
+  const FeedbackKeyStats& label = aggregates(kExperimentX).feedback.at("label");
+  ASSERT_EQ(label.values.size(), kMaxDistinctValues);
+  EXPECT_EQ(label.values.at("z-common"), 3);
+  EXPECT_TRUE(label.values.contains("v00"));
+  EXPECT_FALSE(label.values.contains("v24"));
+}
+
 TEST_F(ExperimentStoreTest, EvaluatorErrorsJoinFailedEvaluatorRunsAndErrorFeedback) {
   buildExperimentX();
   // eval1 failed on r3 (its failing child is the same failure), eval2 succeeded; feedback 8 is

@@ -168,14 +168,7 @@ class FeedbackAccumulator {
       k.stats.min = k.stats.min ? std::min(*k.stats.min, *score) : *score;
       k.stats.max = k.stats.max ? std::max(*k.stats.max, *score) : *score;
     }
-    if (auto label = valueLabel(value)) {
-      auto it = k.stats.values.find(*label);
-      if (it != k.stats.values.end()) {
-        ++it->second;
-      } else if (k.stats.values.size() < kMaxDistinctValues) {
-        k.stats.values.emplace(std::move(*label), 1);
-      }
-    }
+    if (auto label = valueLabel(value)) ++k.values[*label];
   }
 
   FeedbackStats finish() {
@@ -185,6 +178,7 @@ class FeedbackAccumulator {
         k.stats.mean = k.mean;
         k.stats.stdev = std::sqrt(k.m2 / static_cast<double>(k.stats.n));
       }
+      k.stats.values = mostFrequent(std::move(k.values));
       out.emplace(key, std::move(k.stats));
     }
     return out;
@@ -194,7 +188,19 @@ class FeedbackAccumulator {
   struct Key {
     FeedbackKeyStats stats;
     double mean = 0, m2 = 0;
+    std::map<std::string, std::int64_t> values;  // every distinct one
   };
+
+  // The kMaxDistinctValues most frequent values (ties: the first in label order), as the
+  // feedback store's feedback_stats keeps them.
+  static std::map<std::string, std::int64_t> mostFrequent(std::map<std::string, std::int64_t> all) {
+    if (all.size() <= kMaxDistinctValues) return all;
+    std::vector<std::pair<std::string, std::int64_t>> ranked(all.begin(), all.end());
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    ranked.resize(kMaxDistinctValues);
+    return {ranked.begin(), ranked.end()};
+  }
 
   // How a non-numeric value is counted: a string as itself, other JSON as its text; numbers
   // and nulls are not counted (scores carry the numbers).

@@ -33,7 +33,7 @@ struct FeedbackKeyStats {
   std::optional<double> mean, stdev, min, max;
   std::int64_t errors = 0;
   // Non-numeric values and how often each came (a string as itself, anything else as its JSON
-  // text); at most kMaxDistinctValues distinct ones are kept.
+  // text): the kMaxDistinctValues most frequent.
   std::map<std::string, std::int64_t> values;
 };
 inline constexpr std::size_t kMaxDistinctValues = 20;
