@@ -323,7 +323,8 @@ TEST_F(ExperimentStoreTest, ValuesKeepTheTwentyMostFrequent) {
   for (int i = 0; i < 3; ++i) {
     feedback(70 + i, kR2, kExperimentX, "label", std::nullopt, R"("z-common")");
   }
-  const FeedbackKeyStats& label = aggregates(kExperimentX).feedback.at("label");
+  const ExperimentStats stats = aggregates(kExperimentX);
+  const FeedbackKeyStats& label = stats.feedback.at("label");
   ASSERT_EQ(label.values.size(), kMaxDistinctValues);
   EXPECT_EQ(label.values.at("z-common"), 3);
   EXPECT_TRUE(label.values.contains("v00"));
