@@ -378,6 +378,52 @@ TEST_F(ExperimentStoreTest, EvaluatorRunIngestedAsTheSdkSendsItJoins) {
   EXPECT_EQ(aggregates(kExperimentX).evaluator_errors, 3);
 }
 
+TEST_F(ExperimentStoreTest, JsEvaluatorRunsJoinByTheRunInTheirInputs) {
+  buildExperimentX();
+  project(kExperimentY, "v1.1-y", kDataset, 3);
+  run({.id = kY2, .session = kExperimentY, .latency = 1.0, .example = kE2, .start = 60});
+  // langsmith 0.10.5: no targetRunId in metadata; the inputs are the traceable's arguments,
+  // {args: [{langSmithRunAndExample: {run, example}}, {metadata}]}. One failed on X's r2, one on
+  // Y's run of the same example, one of X's succeeded.
+  const auto evaluatorInputs = [](const std::string& target) {
+    return fmt::format(
+        R"({{"args":[{{"langSmithRunAndExample":{{"run":{{"id":"{}"}},"example":{{}}}}}},)"
+        R"({{"metadata":{{"targetRunId":"{}"}}}}]}})",
+        target, target);
+  };
+  run({.id = uuid(431),
+       .session = kEvaluators,
+       .status = "error",
+       .error = "Error: js broke",
+       .example = kE2,
+       .start = 80,
+       .inputs = evaluatorInputs(kR2)});
+  run({.id = uuid(432),
+       .session = kEvaluators,
+       .status = "error",
+       .error = "Error: y broke",
+       .example = kE2,
+       .start = 81,
+       .inputs = evaluatorInputs(kY2)});
+  run({.id = uuid(433),
+       .session = kEvaluators,
+       .example = kE2,
+       .start = 82,
+       .inputs = evaluatorInputs(kR2)});
+  EXPECT_EQ(aggregates(kExperimentX).evaluator_errors, 3);  // + eval1 and feedback 8
+  EXPECT_EQ(aggregates(kExperimentY).evaluator_errors, 1);
+
+  const json::object out = compare({.experiment_ids = {kExperimentX, kExperimentY}});
+  const json::array& x = out.at("examples").at(1).at("results").at(0).at("runs").as_array();
+  ASSERT_EQ(x.size(), 1u);
+  ASSERT_EQ(x.at(0).at("evaluator_errors").as_array().size(), 1u);
+  EXPECT_EQ(x.at(0).at("evaluator_errors").at(0).at("run_id").as_string(), uuid(431));
+  EXPECT_EQ(x.at(0).at("evaluator_errors").at(0).at("error").as_string(), "Error: js broke");
+  const json::array& y = out.at("examples").at(1).at("results").at(1).at("runs").as_array();
+  ASSERT_EQ(y.at(0).at("evaluator_errors").as_array().size(), 1u);
+  EXPECT_EQ(y.at(0).at("evaluator_errors").at(0).at("run_id").as_string(), uuid(432));
+}
+
 TEST_F(ExperimentStoreTest, CompleteOnlyWhenEveryExpectedExampleRanAndNothingIsPending) {
   buildExperimentX();
   project(kExperimentY, "v1.1-y", kDataset, 3);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <functional>
 #include <set>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
@@ -249,29 +250,90 @@ struct EvaluatorError {
   std::optional<std::string> error;
 };
 
-// Errored runs (any project) whose metadata targetRunId is one of `targets` (a subquery or an IN
-// list, parenthesised). A failing evaluator's own children may carry the same metadata and fail
-// with it; only the outermost failing run of each target counts.
+// Which example runs to find failed evaluators for: their ids as a set and as a parenthesised
+// subquery or IN list, and their examples likewise.
+struct EvaluatorScope {
+  Sql target_ids;
+  Sql example_ids;
+  std::unordered_set<std::string> targets;
+};
+
+// The target run an evaluator run evaluated, from its inputs. The JS SDK (0.10.5) traces an
+// evaluator called with ({langSmithRunAndExample: {run, example}}, {metadata}), so its inputs are
+// {args: [{langSmithRunAndExample: ...}, ...]}, and metadata.targetRunId never reaches the run
+// (the traceable's own metadata option replaces it). A single argument may also be unwrapped.
+std::optional<std::string> evaluatedRunId(const json::value& inputs) {
+  const auto fromArgument = [](const json::value& argument) -> std::optional<std::string> {
+    const json::value* pair = argument.is_object()
+                                  ? argument.get_object().if_contains("langSmithRunAndExample")
+                                  : nullptr;
+    const json::value* run =
+        pair != nullptr && pair->is_object() ? pair->get_object().if_contains("run") : nullptr;
+    const json::value* id =
+        run != nullptr && run->is_object() ? run->get_object().if_contains("id") : nullptr;
+    if (id == nullptr || !id->is_string()) return std::nullopt;
+    return std::string(id->get_string());
+  };
+  if (auto direct = fromArgument(inputs)) return direct;
+  const json::value* args = inputs.is_object() ? inputs.get_object().if_contains("args") : nullptr;
+  if (args == nullptr || !args->is_array()) return std::nullopt;
+  for (const json::value& argument : args->get_array()) {
+    if (auto id = fromArgument(argument)) return id;
+  }
+  return std::nullopt;
+}
+
+// Errored evaluator runs (any project) of the scope's example runs, found two ways: by metadata
+// targetRunId (the Python SDK, `pharos eval`), and among the errored runs that name one of the
+// examples, by the run their inputs carry (the JS SDK). A failing evaluator's own children may
+// fail with it under the same target; only the outermost failing run of each target counts.
 Result<std::vector<EvaluatorError>> evaluatorErrors(Connection& c, std::int64_t ws,
-                                                    const Sql& targets) {
+                                                    const EvaluatorScope& scope) {
   struct Row {
     EvaluatorError e;
     std::optional<std::string> parent;
+    std::int64_t start = 0, seq = 0;
   };
   std::vector<Row> rows;
-  Sql sql;
-  sql.add(
-         "SELECT r.id, m.value, r.error, r.parent_run_id FROM run_metadata m "
-         "JOIN runs r ON r.seq = m.run WHERE m.ws = ? AND m.key = 'targetRunId' "
-         "AND r.status = 'error' AND m.value IN ")
+  std::unordered_set<std::string> seen;
+  const auto add = [&](Statement& s, std::string target) {
+    std::string id(s.columnText(0));
+    if (!seen.insert(id).second) return;
+    rows.push_back({{std::move(id), std::move(target), textColumn(s, 1)},
+                    textColumn(s, 2),
+                    s.columnIsNull(3) ? 0 : s.columnInt64(3),
+                    s.columnInt64(4)});
+  };
+  Sql by_metadata;
+  by_metadata
+      .add(
+          "SELECT r.id, r.error, r.parent_run_id, r.start_time, r.seq, m.value FROM run_metadata m "
+          "JOIN runs r ON r.seq = m.run WHERE m.ws = ? AND m.key = 'targetRunId' "
+          "AND r.status = 'error' AND m.value IN ")
       .bind(ws)
-      .append(targets)
-      .add(" ORDER BY r.start_time, r.seq");
-  auto walked = eachRow(c, sql, [&](Statement& s) {
-    rows.push_back({{std::string(s.columnText(0)), std::string(s.columnText(1)), textColumn(s, 2)},
-                    textColumn(s, 3)});
+      .append(scope.target_ids);
+  auto walked =
+      eachRow(c, by_metadata, [&](Statement& s) { add(s, std::string(s.columnText(5))); });
+  if (!walked) return walked.error();
+  Sql by_inputs;
+  by_inputs
+      .add(
+          "SELECT r.id, r.error, r.parent_run_id, r.start_time, r.seq, r.inputs FROM runs r "
+          "WHERE r.ws = ? AND r.status = 'error' AND r.reference_example_id IN ")
+      .bind(ws)
+      .append(scope.example_ids);
+  walked = eachRow(c, by_inputs, [&](Statement& s) -> Status {
+    auto inputs = storedJson(s, 5, nullptr);
+    if (!inputs) return inputs.error();
+    auto target = evaluatedRunId(*inputs);
+    if (target && scope.targets.contains(*target)) add(s, std::move(*target));
+    return {};
   });
   if (!walked) return walked.error();
+
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::tie(a.start, a.seq) < std::tie(b.start, b.seq);
+  });
   std::set<std::pair<std::string, std::string>> failed;  // (run, target)
   for (const Row& r : rows) failed.emplace(r.e.run_id, r.e.target_run_id);
   std::vector<EvaluatorError> out;
@@ -352,10 +414,11 @@ Result<ExperimentStats> computeAggregates(Connection& c, std::int64_t ws,
 
   std::vector<double> latencies;
   std::unordered_set<std::string> examples;
+  EvaluatorScope scope;
   bool pending = false;
   Sql runs;
   runs.add(
-          "SELECT status, latency, reference_example_id FROM runs WHERE session = ? "
+          "SELECT status, latency, reference_example_id, id FROM runs WHERE session = ? "
           "AND is_root = 1 AND reference_example_id IS NOT NULL")
       .bind(session.seq);
   auto walked = eachRow(c, runs, [&](Statement& s) {
@@ -365,6 +428,7 @@ Result<ExperimentStats> computeAggregates(Connection& c, std::int64_t ws,
     if (status == "pending") pending = true;
     if (!s.columnIsNull(1)) latencies.push_back(s.columnDouble(1));
     examples.emplace(s.columnText(2));
+    scope.targets.emplace(s.columnText(3));
   });
   if (!walked) return walked.error();
   stats.example_count = static_cast<std::int64_t>(examples.size());
@@ -415,7 +479,13 @@ Result<ExperimentStats> computeAggregates(Connection& c, std::int64_t ws,
   if (!feedback) return std::move(feedback).error();
   stats.feedback = std::move(feedback).value();
 
-  auto failed = evaluatorErrors(c, ws, exampleRunIds(session.seq));
+  scope.target_ids = exampleRunIds(session.seq);
+  scope.example_ids
+      .add(
+          "(SELECT reference_example_id FROM runs WHERE session = ? AND is_root = 1 "
+          "AND reference_example_id IS NOT NULL)")
+      .bind(session.seq);
+  auto failed = evaluatorErrors(c, ws, scope);
   if (!failed) return std::move(failed).error();
   std::int64_t shared = 0;  // failures reported both as a run and as feedback naming that run
   for (const EvaluatorError& e : *failed) shared += error_sources.contains(e.run_id) ? 1 : 0;
@@ -660,9 +730,11 @@ Result<json::object> computeCompare(Connection& c, std::int64_t ws, std::int64_t
     });
     if (!walked) return walked.error();
 
-    Sql targets;
-    targets.in(run_ids);
-    auto failed = evaluatorErrors(c, ws, targets);
+    EvaluatorScope scope;
+    scope.target_ids.in(run_ids);
+    scope.example_ids.in(example_ids);
+    scope.targets.insert(run_ids.begin(), run_ids.end());
+    auto failed = evaluatorErrors(c, ws, scope);
     if (!failed) return std::move(failed).error();
     for (const EvaluatorError& e : *failed) {
       auto it = cell_of.find(e.target_run_id);

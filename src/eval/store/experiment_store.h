@@ -53,8 +53,9 @@ struct ExperimentStats {
   std::int64_t prompt_tokens = 0, completion_tokens = 0, total_tokens = 0;
   double total_cost = 0;
   FeedbackStats feedback;  // feedback on the example runs
-  // Errored evaluator runs pointing at an example run (metadata targetRunId), plus feedback
-  // rows marked as evaluator errors (counted once when both describe the same evaluator run).
+  // Errored evaluator runs of an example run (by metadata targetRunId, or by the run in their
+  // inputs as the JS SDK traces them), plus feedback rows marked as evaluator errors (counted
+  // once when both describe the same evaluator run).
   std::int64_t evaluator_errors = 0;
 };
 
