@@ -20,12 +20,12 @@ isolateLangSmithEnvironment();
 const TEST_TIMEOUT = { timeout: 60_000 };
 const TARGET_ANSWER = 'Hello from gpt-4o';  // what the fake answers unless scripted
 
-// Five questions; two references equal the fake's default answer.
+// Five questions; two references equal the fake's default answer, no other is part of it.
 const ROWS = [
   { inputs: { question: 'Say hello' }, outputs: { answer: TARGET_ANSWER } },
   { inputs: { question: 'Greet me' }, outputs: { answer: TARGET_ANSWER } },
   { inputs: { question: 'Capital of France?' }, outputs: { answer: 'Paris' } },
-  { inputs: { question: 'What is 2+2?' }, outputs: { answer: '4' } },
+  { inputs: { question: 'What is 2+2?' }, outputs: { answer: 'Four' } },
   { inputs: { question: 'Colour of the sky?' }, outputs: { answer: 'Blue' } },
 ];
 const JUDGE_VERDICT = JSON.stringify({ score: 4, reasoning: 'fine' });

@@ -102,8 +102,23 @@ TEST(CompareTable, NullMeansAndMissingKeys) {
             "regex              —              0.500 (2)  —\n"
             "error rate         —              50.0%      —\n"
             "latency p50 / p95  — / —          — / —\n"
-            "tokens / cost      1,234,567 / —  — / —\n"
-            "examples: 0 improved, 0 regressed on judge\n");
+            "tokens / cost      1,234,567 / —  — / —\n");
+}
+
+TEST(CompareTable, TheExamplesLineUsesAKeyBothEndsWereScoredOn) {
+  auto compare = json::parse(kCompare);
+  // The baseline also had an evaluator the current experiment did not run, listed first.
+  compare.at("feedback_keys")
+      .as_array()
+      .insert(compare.at("feedback_keys").as_array().begin(), "contains");
+  compare.at("experiments").as_array()[0].at("stats").at("feedback").as_object()["contains"] =
+      json::parse(R"({"n": 5, "mean": 0.4, "errors": 0})");
+  const std::string table = rendered(compare);
+  EXPECT_NE(table.find("contains           0.400 (5)         —                —\n"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("examples: 1 improved, 0 regressed on exact_match\n"), std::string::npos)
+      << table;
 }
 
 TEST(CompareTable, OneExperimentHasNoDelta) {

@@ -221,7 +221,16 @@ core::Result<std::string> renderCompareTable(const json::value& compare) {
   addRow("tokens / cost", tokensCell, noDelta);
 
   std::string out = renderRows(rows);
-  if (with_delta && !keys.empty()) out += examplesLine(compare, list.size() - 1, keys.front());
+  // Per example, on the first key both the baseline and the current experiment were scored on.
+  const auto scored = [&](const json::value* s, const std::string& key) {
+    return number(member(member(member(s, "feedback"), key), "mean")).has_value();
+  };
+  const auto shared = std::find_if(keys.begin(), keys.end(), [&](const std::string& key) {
+    return scored(stats.front(), key) && scored(stats.back(), key);
+  });
+  if (with_delta && shared != keys.end()) {
+    out += examplesLine(compare, list.size() - 1, *shared);
+  }
   return out;
 }
 

@@ -27,9 +27,9 @@ namespace pharos::eval {
 //
 // Rows per feedback key in `feedback_keys` order (else the order keys appear in the stats);
 // a missing figure or null mean shows "—". The last line compares, per example of the response's
-// page, the mean score of the first key over the first and the last experiment's runs (examples
-// without a score in both are not counted). kInvalidArgument when `compare` has no
-// `experiments` array.
+// page, the mean score of the first key that both the first and the last experiment have, over
+// their runs (examples without a score in both are not counted; no line when no key is shared).
+// kInvalidArgument when `compare` has no `experiments` array.
 core::Result<std::string> renderCompareTable(const boost::json::value& compare);
 
 // An example whose target or evaluator failed, for the summary's error list.
