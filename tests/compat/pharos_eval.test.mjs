@@ -10,7 +10,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { isolateLangSmithEnvironment, requireInstalled, runPharos, startPharos } from './harness.mjs';
+import { spawn } from 'node:child_process';
+import {
+  isolateLangSmithEnvironment,
+  pharosBin,
+  requireInstalled,
+  runPharos,
+  startPharos,
+} from './harness.mjs';
 import { listAll, rawJson, recordingClient } from './langsmith_helpers.mjs';
 import { startFakeUpstream } from '../fakes/fake_upstream.mjs';
 
@@ -211,6 +218,24 @@ describe('pharos eval and pharos datasets against a running Pharos', () => {
     assert.match(compare.stdout, /exact_match\s+0\.400 \(5\)\s+1\.000 \(5\)\s+\+0\.600/);
   });
 
+  test('an OpenAI-compatible endpoint outside the gateway as the target, with its key', TEST_TIMEOUT, async () => {
+    target.reset();
+    const run = await pharosCli(['eval', '--dataset', 'qa-file', '--model', 'gpt-4o',
+      '--endpoint', target.url, '--endpoint-key-env', 'TARGET_KEY', '--evaluator', 'exact_match',
+      '--experiment-prefix', 'direct', '--json'], { env: { TARGET_KEY: 'sk-direct-123' } });
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout);
+    close(result.summary.feedback.exact_match.mean, 0.4, 'exact_match');
+    const calls = target.stats().log.filter((l) => l.path === '/v1/chat/completions');
+    assert.equal(calls.length, 5);
+    assert.ok(calls.every((c) => c.headers.authorization === 'Bearer sk-direct-123'));
+    // Not through the gateway: the runner records each llm call itself, under its example run.
+    const children = await listAll(client, { projectName: result.experiment.name, isRoot: false });
+    const llm = children.filter((r) => r.run_type === 'llm');
+    assert.equal(llm.length, 5);
+    assert.ok(llm.every((r) => r.total_tokens > 0), 'usage from the endpoint\'s answers');
+  });
+
   test('a target that times out errors its example only; the experiment completes', TEST_TIMEOUT, async () => {
     target.reset();
     judge.reset();
@@ -237,6 +262,33 @@ describe('pharos eval and pharos datasets against a running Pharos', () => {
     assert.equal(failed.length, 1);
     assert.equal(failed[0].score, null);
     assert.match(failed[0].comment, /not json|score/i);
+  });
+
+  test('Ctrl-C: examples in flight finish and are stored, the experiment is closed as interrupted', TEST_TIMEOUT, async () => {
+    target.reset();
+    target.script(ROWS.map(() => ({ delay_ms: 400 })));
+    const child = spawn(pharosBin, ['eval', '--dataset', 'qa-file', '--model', 'gpt-4o',
+      '--evaluator', 'exact_match', '--concurrency', '1', '--experiment-prefix', 'stopped', '--json',
+      '--url', pharos.baseUrl], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    // Interrupt while the second example's call is in flight.
+    for (let i = 0; i < 200 && (target.stats().by_path['/v1/chat/completions'] ?? 0) < 2; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /interrupted after 2 of 5 examples/);
+    assert.equal(target.stats().by_path['/v1/chat/completions'], 2, 'no example started after Ctrl-C');
+    const result = JSON.parse(stdout);
+    const session = await client.readProject({ projectId: result.experiment.id });
+    assert.equal(session.extra.metadata.pharos_eval.interrupted, true);
+    assert.ok(session.end_time);
+    const roots = await listAll(client, { projectName: result.experiment.name, isRoot: true });
+    assert.equal(roots.length, 2, 'the finished examples are stored');
   });
 
   test('file rows that break the schema or do not parse are recorded as errors; --fail-under', TEST_TIMEOUT, async () => {
