@@ -11,51 +11,17 @@ import {
   requireInstalled,
   startPharos,
 } from './harness.mjs';
+import { collect, recordingClient, testServerLoggedNoErrors } from './langsmith_helpers.mjs';
 
 requireInstalled();
 isolateLangSmithEnvironment();
-const { Client } = await import('langsmith');
 const langsmithVersion = packageVersion('langsmith');
 
 const TEST_TIMEOUT = { timeout: 60_000 };
 
-// A client that records {method, path, status, responseText} of every call it makes, so a
-// failure shows what Pharos answered.
-function recordingClient(pharos) {
-  const sent = [];
-  const fetchImpl = async (input, init = {}) => {
-    const entry = { method: (init.method ?? 'GET').toUpperCase(), path: new URL(String(input)).pathname };
-    sent.push(entry);
-    const response = await fetch(input, init);
-    entry.status = response.status;
-    if (!response.ok) entry.responseText = await response.clone().text();
-    return response;
-  };
-  const client = new Client({
-    apiUrl: `${pharos.baseUrl}/api/v1`,
-    fetchImplementation: fetchImpl,
-    callerOptions: { maxRetries: 0 },
-  });
-  return { client, sent };
-}
-
-async function listAll(client, params) {
-  const examples = [];
-  for await (const example of client.listExamples(params)) examples.push(example);
-  return examples;
-}
+const listAll = (client, params) => collect(client.listExamples(params));
 
 const byQuestion = (a, b) => a.inputs.question.localeCompare(b.inputs.question);
-
-function testServerLoggedNoErrors(getPharos) {
-  test('Pharos logged no error and answered no 5xx', TEST_TIMEOUT, () => {
-    const pharos = getPharos();
-    const errors = pharos.logLines().filter((l) => l.level === 'error' || l.level === 'fatal');
-    assert.deepEqual(errors, [], 'error lines in Pharos\'s log');
-    const failed = pharos.accessLog().filter((l) => l.status >= 500);
-    assert.deepEqual(failed, [], '5xx answers');
-  });
-}
 
 describe(`langsmith ${langsmithVersion}: datasets and examples`, () => {
   let pharos;
@@ -73,7 +39,7 @@ describe(`langsmith ${langsmithVersion}: datasets and examples`, () => {
 
   before(async () => {
     pharos = await startPharos();
-    ({ client, sent } = recordingClient(pharos));
+    ({ client, sent } = await recordingClient(pharos));
   });
   after(async () => {
     await pharos?.stop();
@@ -163,7 +129,7 @@ describe(`langsmith ${langsmithVersion}: examples that break the dataset's schem
 
   before(async () => {
     pharos = await startPharos();
-    ({ client } = recordingClient(pharos));
+    ({ client } = await recordingClient(pharos));
     dataset = await client.createDataset(`strict-${randomUUID().slice(0, 8)}`, { inputsSchema });
   });
   after(async () => {
@@ -210,6 +176,63 @@ describe(`langsmith ${langsmithVersion}: examples that break the dataset's schem
     assert.equal(created.length, 2);
     const listed = await listAll(client, { datasetId: dataset.id });
     assert.deepEqual(listed.map((e) => e.inputs.question).sort(), ['What is AI?', 'What is ML?']);
+  });
+
+  testServerLoggedNoErrors(() => pharos);
+});
+
+describe(`langsmith ${langsmithVersion}: updating and deleting datasets and examples`, () => {
+  let pharos;
+  let client;
+
+  before(async () => {
+    pharos = await startPharos();
+    ({ client } = await recordingClient(pharos));
+  });
+  after(async () => {
+    await pharos?.stop();
+  });
+
+  test('updateExample makes a new revision; the old one is still readable as of before', TEST_TIMEOUT, async () => {
+    const dataset = await client.createDataset('qa-history');
+    const [example] = await client.createExamples({
+      inputs: [{ question: 'What is AI?' }], outputs: [{ answer: 'AI' }], datasetId: dataset.id,
+    });
+    const before = new Date(Date.parse(example.modified_at) + 1).toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await client.updateExample(example.id, { outputs: { answer: 'Artificial intelligence' } });
+    const now = await client.readExample(example.id);
+    assert.deepEqual(now.outputs, { answer: 'Artificial intelligence' });
+    assert.deepEqual(now.inputs, { question: 'What is AI?' });
+    const then = await listAll(client, { datasetId: dataset.id, asOf: before });
+    assert.deepEqual(then.map((e) => e.outputs), [{ answer: 'AI' }]);
+  });
+
+  test('deleteExample and deleteExamples remove examples from the current version', TEST_TIMEOUT, async () => {
+    const dataset = await client.createDataset('qa-deletes');
+    const created = await client.createExamples({
+      inputs: [{ question: 'a' }, { question: 'b' }, { question: 'c' }],
+      outputs: [{ answer: '1' }, { answer: '2' }, { answer: '3' }],
+      datasetId: dataset.id,
+    });
+    const id = (q) => created.find((e) => e.inputs.question === q).id;
+    await client.deleteExample(id('a'));
+    await client.deleteExamples([id('b')]);
+    const left = await listAll(client, { datasetId: dataset.id });
+    assert.deepEqual(left.map((e) => e.inputs.question), ['c']);
+    await assert.rejects(client.readExample(id('a')), /404|not found/i);
+  });
+
+  test('listDatasets, updateDataset and deleteDataset', TEST_TIMEOUT, async () => {
+    const dataset = await client.createDataset('qa-lifecycle', { description: 'first' });
+    const listed = await collect(client.listDatasets({ datasetNameContains: 'lifecycle' }));
+    assert.deepEqual(listed.map((d) => d.id), [dataset.id]);
+    const updated = await client.updateDataset({ datasetId: dataset.id, description: 'second' });
+    assert.equal(updated.description, 'second');
+    assert.equal((await client.readDataset({ datasetId: dataset.id })).description, 'second');
+    await client.deleteDataset({ datasetId: dataset.id });
+    await assert.rejects(client.readDataset({ datasetId: dataset.id }), /404|not found/i);
+    assert.deepEqual(await collect(client.listDatasets({ datasetNameContains: 'lifecycle' })), []);
   });
 
   testServerLoggedNoErrors(() => pharos);
