@@ -10,6 +10,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "store/store_test_util.h"
 #include "tracing/run.h"
@@ -289,20 +291,21 @@ TEST_F(ExperimentStoreTest, FeedbackJoinsByRunIncludingFeedbackWithoutSession) {
   buildExperimentX();
   const ExperimentStats s = aggregates(kExperimentX);
   ASSERT_TRUE(s.feedback.contains("correctness"));
-  const FeedbackKeyStats& c = s.feedback.at("correctness");
+  const tracing::FeedbackKeyStats& c = s.feedback.at("correctness");
   // r1 1, r2 0 (only run_id), r3 1, r3b 1 (repetitions both count); the feedback on a run that
   // never arrived is not the experiment's.
   EXPECT_EQ(c.n, 4);
-  EXPECT_DOUBLE_EQ(*c.mean, 0.75);
+  EXPECT_DOUBLE_EQ(*c.avg, 0.75);
   EXPECT_NEAR(*c.stdev, std::sqrt(0.1875), 1e-12);  // population stdev
   EXPECT_DOUBLE_EQ(*c.min, 0);
   EXPECT_DOUBLE_EQ(*c.max, 1);
   EXPECT_EQ(c.errors, 0);
-  const FeedbackKeyStats& tone = s.feedback.at("tone");
+  const tracing::FeedbackKeyStats& tone = s.feedback.at("tone");
   EXPECT_EQ(tone.n, 0);
-  EXPECT_FALSE(tone.mean);
-  EXPECT_EQ(tone.values, (std::map<std::string, std::int64_t>{{"friendly", 2}, {R"({"a":1})", 1}}));
-  const FeedbackKeyStats& help = s.feedback.at("helpfulness");
+  EXPECT_FALSE(tone.avg);
+  using Values = std::vector<std::pair<std::string, std::int64_t>>;
+  EXPECT_EQ(tone.values, (Values{{"friendly", 2}, {R"({"a":1})", 1}}));  // most frequent first
+  const tracing::FeedbackKeyStats& help = s.feedback.at("helpfulness");
   EXPECT_EQ(help.n, 0);
   EXPECT_EQ(help.errors, 1);
 
@@ -324,11 +327,13 @@ TEST_F(ExperimentStoreTest, ValuesKeepTheTwentyMostFrequent) {
     feedback(70 + i, kR2, kExperimentX, "label", std::nullopt, R"("z-common")");
   }
   const ExperimentStats stats = aggregates(kExperimentX);
-  const FeedbackKeyStats& label = stats.feedback.at("label");
-  ASSERT_EQ(label.values.size(), kMaxDistinctValues);
-  EXPECT_EQ(label.values.at("z-common"), 3);
-  EXPECT_TRUE(label.values.contains("v00"));
-  EXPECT_FALSE(label.values.contains("v24"));
+  const tracing::FeedbackKeyStats& label = stats.feedback.at("label");
+  ASSERT_EQ(label.values.size(), tracing::kMaxDistinctValues);
+  using Value = std::pair<std::string, std::int64_t>;
+  EXPECT_EQ(label.values.front(), (Value{"z-common", 3}));
+  // Then the ties of one in label order: v00..v18 survive, v19..v24 do not.
+  EXPECT_EQ(label.values[1], (Value{"v00", 1}));
+  EXPECT_EQ(label.values.back(), (Value{"v18", 1}));
 }
 
 TEST_F(ExperimentStoreTest, EvaluatorErrorsJoinFailedEvaluatorRunsAndErrorFeedback) {

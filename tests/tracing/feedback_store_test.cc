@@ -9,6 +9,7 @@
 #include <boost/json/parse.hpp>
 #include <cmath>
 
+#include "store/sqlite/tenants.h"
 #include "store/store_test_util.h"
 #include "tracing/store/run_store.h"
 #include "tracing/store/sql_functions.h"
@@ -116,8 +117,15 @@ class FeedbackStoreTest : public ::testing::Test {
     return out;
   }
 
-  FeedbackStats stats(int project_n) {
-    auto computed = run(store_->statsByKey(std::string(kWorkspace), projectId(project_n)));
+  // feedbackStatsForProject of project `project_n` in `workspace`, which must have a tenant
+  // number (it has once it stored feedback or runs).
+  FeedbackStats stats(int project_n, std::string_view workspace = kWorkspace) {
+    auto computed = db_->readSync<FeedbackStats>([&](Connection& c) -> core::Result<FeedbackStats> {
+      auto ws = tenants_.lookup(c, std::string(workspace), false);
+      if (!ws) return std::move(ws).error();
+      if (!*ws) return core::Error::notFound("the workspace has no tenant number yet");
+      return feedbackStatsForProject(c, **ws, projectId(project_n));
+    });
     EXPECT_TRUE(computed.ok()) << computed.error().message;
     return computed.ok() ? *computed : FeedbackStats{};
   }
@@ -127,6 +135,7 @@ class FeedbackStoreTest : public ::testing::Test {
   std::unique_ptr<SqliteDatabase> db_;
   std::unique_ptr<RunStore> runs_;
   std::unique_ptr<FeedbackStore> store_;
+  store::sqlite::TenantCache tenants_;
 };
 
 TEST_F(FeedbackStoreTest, CreateThenGetReturnsEveryMember) {
@@ -378,7 +387,7 @@ TEST_F(FeedbackStoreTest, StatsKeepTheMostFrequentValues) {
     create(f);
   }
   const FeedbackKeyStats l = stats(1).at("label");
-  ASSERT_EQ(l.values.size(), kMaxStatsValues);
+  ASSERT_EQ(l.values.size(), kMaxDistinctValues);
   EXPECT_EQ(l.values[0], (std::pair<std::string, std::int64_t>{"v00", 3}));
   EXPECT_EQ(l.values[1], (std::pair<std::string, std::int64_t>{"v01", 2}));
   EXPECT_EQ(l.values[2], (std::pair<std::string, std::int64_t>{"v02", 1}));
@@ -428,12 +437,12 @@ TEST_F(FeedbackStoreTest, WorkspacesNeverSeeEachOthersFeedback) {
   auto removed = run(store_->remove(other, id(1001)));
   ASSERT_FALSE(removed.ok());
   EXPECT_EQ(removed.error().code, core::ErrorCode::kNotFound);
-  auto other_stats = run(store_->statsByKey(other, projectId(1)));
-  ASSERT_TRUE(other_stats.ok());
-  EXPECT_TRUE(other_stats->empty());
 
   // The same feedback id is free in the other workspace, and stays apart.
   create(feedback(1, 1, "theirs", 0), kOtherWorkspace);
+  // Its feedback names run 1 too, but the run and project 1 are the first workspace's.
+  EXPECT_TRUE(stats(1, kOtherWorkspace).empty());
+  EXPECT_FALSE(stats(1).contains("theirs"));
   EXPECT_EQ(listed({}, kOtherWorkspace), (std::vector<int>{1}));
   auto still = run(store_->get(std::string(kWorkspace), id(1001)));
   ASSERT_TRUE(still.ok());

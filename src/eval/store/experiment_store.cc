@@ -18,6 +18,7 @@
 
 #include "core/json_text.h"
 #include "core/time.h"
+#include "tracing/store/feedback_store.h"
 #include "tracing/store/run_row.h"
 #include "tracing/store/stats.h"
 
@@ -31,6 +32,7 @@ using core::Result;
 using core::Status;
 using store::sqlite::Connection;
 using store::sqlite::Statement;
+using tracing::FeedbackStats;
 
 // ---- SQL with a variable number of parameters (IN lists), bound in order ----
 
@@ -150,90 +152,22 @@ bool isErrorFeedback(const Statement& s, int c) {
 
 // ---- feedback statistics ----
 
-class FeedbackAccumulator {
- public:
-  // One feedback row: its score column, its value (JSON text) and whether it is an error.
-  void add(const std::string& key, std::optional<double> score,
-           const std::optional<std::string>& value, bool error) {
-    Key& k = keys_[key];
-    if (error) {
-      ++k.stats.errors;
-      return;
-    }
-    if (score) {
-      // Welford's update: a stable mean and variance in one pass.
-      ++k.stats.n;
-      const double delta = *score - k.mean;
-      k.mean += delta / static_cast<double>(k.stats.n);
-      k.m2 += delta * (*score - k.mean);
-      k.stats.min = k.stats.min ? std::min(*k.stats.min, *score) : *score;
-      k.stats.max = k.stats.max ? std::max(*k.stats.max, *score) : *score;
-    }
-    if (auto label = valueLabel(value)) ++k.values[*label];
-  }
-
-  FeedbackStats finish() {
-    FeedbackStats out;
-    for (auto& [key, k] : keys_) {
-      if (k.stats.n > 0) {
-        k.stats.mean = k.mean;
-        k.stats.stdev = std::sqrt(k.m2 / static_cast<double>(k.stats.n));
-      }
-      k.stats.values = mostFrequent(std::move(k.values));
-      out.emplace(key, std::move(k.stats));
-    }
-    return out;
-  }
-
- private:
-  struct Key {
-    FeedbackKeyStats stats;
-    double mean = 0, m2 = 0;
-    std::map<std::string, std::int64_t> values;  // every distinct one
-  };
-
-  // The kMaxDistinctValues most frequent values (ties: the first in label order), as the
-  // feedback store's feedback_stats keeps them.
-  static std::map<std::string, std::int64_t> mostFrequent(std::map<std::string, std::int64_t> all) {
-    if (all.size() <= kMaxDistinctValues) return all;
-    std::vector<std::pair<std::string, std::int64_t>> ranked(all.begin(), all.end());
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-    ranked.resize(kMaxDistinctValues);
-    return {ranked.begin(), ranked.end()};
-  }
-
-  // How a non-numeric value is counted: a string as itself, other JSON as its text; numbers
-  // and nulls are not counted (scores carry the numbers).
-  static std::optional<std::string> valueLabel(const std::optional<std::string>& text) {
-    if (!text) return std::nullopt;
-    boost::system::error_code ec;
-    const json::value v = json::parse(*text, ec);
-    if (ec) return *text;
-    if (v.is_null() || v.is_number()) return std::nullopt;
-    if (v.is_string()) return std::string(v.get_string());
-    return json::serialize(v);
-  }
-
-  std::map<std::string, Key> keys_;
-};
-
 // Feedback rows (key, score, value, extra, source_run_id) selected by `where`; also collects the
 // evaluator runs that error rows name, so that the same failure is not counted twice.
 Result<FeedbackStats> feedbackOver(Connection& c, const Sql& where,
-                                   std::unordered_set<std::string>* error_sources = nullptr) {
-  FeedbackAccumulator acc;
+                                   std::unordered_set<std::string>& error_sources) {
+  tracing::FeedbackStatsAccumulator acc;
   Sql sql;
   sql.add("SELECT key, score, value, extra, source_run_id FROM feedback WHERE ").append(where);
   auto walked = eachRow(c, sql, [&](Statement& s) {
     const bool error = isErrorFeedback(s, 3);
-    if (error && error_sources != nullptr && !s.columnIsNull(4)) {
-      error_sources->emplace(s.columnText(4));
-    }
-    acc.add(std::string(s.columnText(0)), doubleColumn(s, 1), textColumn(s, 2), error);
+    if (error && !s.columnIsNull(4)) error_sources.emplace(s.columnText(4));
+    std::optional<std::string_view> value;
+    if (!s.columnIsNull(2)) value = s.columnText(2);
+    acc.add(s.columnText(0), doubleColumn(s, 1), value, error);
   });
   if (!walked) return walked.error();
-  return acc.finish();
+  return std::move(acc).finish();
 }
 
 std::int64_t feedbackErrors(const FeedbackStats& stats) {
@@ -475,7 +409,7 @@ Result<ExperimentStats> computeAggregates(Connection& c, std::int64_t ws,
   std::unordered_set<std::string> error_sources;
   Sql where;
   where.add("ws = ? AND run_id IN ").bind(ws).append(exampleRunIds(session.seq));
-  auto feedback = feedbackOver(c, where, &error_sources);
+  auto feedback = feedbackOver(c, where, error_sources);
   if (!feedback) return std::move(feedback).error();
   stats.feedback = std::move(feedback).value();
 
@@ -492,21 +426,6 @@ Result<ExperimentStats> computeAggregates(Connection& c, std::int64_t ws,
   stats.evaluator_errors =
       static_cast<std::int64_t>(failed->size()) + feedbackErrors(stats.feedback) - shared;
   return stats;
-}
-
-Result<FeedbackStats> computeFeedbackStats(Connection& c, std::int64_t ws,
-                                           const SessionRow& session) {
-  Sql where;
-  where
-      .add(
-          "seq IN (SELECT seq FROM feedback WHERE ws = ? AND session_id = ? "
-          "UNION SELECT seq FROM feedback WHERE ws = ? AND run_id IN "
-          "(SELECT id FROM runs WHERE session = ?))")
-      .bind(ws)
-      .bind(session.id)
-      .bind(ws)
-      .bind(session.seq);
-  return feedbackOver(c, where);
 }
 
 // ---- §4.2 ----
@@ -798,24 +717,6 @@ Result<json::object> computeCompare(Connection& c, std::int64_t ws, std::int64_t
 
 // ---------------------------------------------------------------------------------------------
 
-json::object feedbackStatsJson(const FeedbackStats& stats) {
-  json::object out;
-  for (const auto& [key, k] : stats) {
-    json::object values;
-    for (const auto& [value, n] : k.values) values[value] = n;
-    json::object entry;
-    entry["n"] = k.n;
-    entry["avg"] = optionalJson(k.mean);
-    entry["stdev"] = optionalJson(k.stdev);
-    entry["min"] = optionalJson(k.min);
-    entry["max"] = optionalJson(k.max);
-    entry["errors"] = k.errors;
-    entry["values"] = std::move(values);
-    out[key] = std::move(entry);
-  }
-  return out;
-}
-
 json::object experimentStatsJson(const ExperimentStats& s) {
   json::object out;
   out["example_count"] = s.example_count;
@@ -833,7 +734,7 @@ json::object experimentStatsJson(const ExperimentStats& s) {
   out["total_tokens"] = s.total_tokens;
   out["total_cost"] = s.total_cost;
   // Same statistics as feedback_stats, with the mean named as in §4.1.
-  json::object feedback = feedbackStatsJson(s.feedback);
+  json::object feedback = tracing::feedbackStatsJson(s.feedback);
   for (auto& [key, k] : feedback) {
     json::object& entry = k.as_object();
     entry["mean"] = entry["avg"];
@@ -860,20 +761,6 @@ asio::awaitable<Result<ExperimentStats>> ExperimentStore::aggregates(std::string
   co_return result;
 }
 
-asio::awaitable<Result<FeedbackStats>> ExperimentStore::feedbackStats(std::string workspace_id,
-                                                                      std::string session_id) {
-  std::function<Result<FeedbackStats>(Connection&)> job =
-      [this, workspace_id, session_id](Connection& c) -> Result<FeedbackStats> {
-    auto found = findProject(c, tenants_, workspace_id, session_id);
-    if (!found) return std::move(found).error();
-    auto& [ws, session] = *found;
-    return computeFeedbackStats(c, ws, session);
-  };
-  auto reading = database_.read<FeedbackStats>(std::move(job));
-  auto result = co_await std::move(reading);
-  co_return result;
-}
-
 asio::awaitable<Result<json::object>> ExperimentStore::projectStatsFields(std::string workspace_id,
                                                                           std::string session_id) {
   std::function<Result<json::object>(Connection&)> job =
@@ -882,9 +769,9 @@ asio::awaitable<Result<json::object>> ExperimentStore::projectStatsFields(std::s
     if (!found) return std::move(found).error();
     auto& [ws, session] = *found;
     json::object out;
-    auto feedback = computeFeedbackStats(c, ws, session);
+    auto feedback = tracing::feedbackStatsForProject(c, ws, session.id);
     if (!feedback) return std::move(feedback).error();
-    out["feedback_stats"] = feedbackStatsJson(*feedback);
+    out["feedback_stats"] = tracing::feedbackStatsJson(*feedback);
     if (session.reference_dataset_id) {
       auto stats = computeAggregates(c, ws, session);
       if (!stats) return std::move(stats).error();

@@ -1,16 +1,15 @@
 // Experiments read back: the aggregates of one experiment (docs/plans/evaluation.md §4.1), the
 // example-by-example comparison of experiments on a dataset (§4.2), and the feedback statistics
-// of any project (§2.4). An experiment is a project ("session") with a reference dataset; its
-// *example runs* are its root runs that name a reference example. Everything is joined at read
-// time — feedback may arrive before its run, evaluator runs land in another project, and the
-// gateway's llm children may land anywhere — so nothing here depends on the order of writes.
-// Read-only: every call runs on the database's reader pool, in one snapshot.
+// of any project (§2.4, tracing::feedbackStatsForProject). An experiment is a project ("session")
+// with a reference dataset; its *example runs* are its root runs that name a reference example.
+// Everything is joined at read time — feedback may arrive before its run, evaluator runs land in
+// another project, and the gateway's llm children may land anywhere — so nothing here depends on
+// the order of writes. Read-only: every call runs on the database's reader pool, in one snapshot.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "core/result.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/tenants.h"
+#include "tracing/store/feedback_stats.h"
 
 namespace pharos::eval {
 
@@ -25,20 +25,6 @@ namespace asio = boost::asio;
 
 // The most experiments one comparison reads.
 inline constexpr std::size_t kMaxComparedExperiments = 10;
-
-// Feedback of one key. Rows marked {"error": true} in `extra` (a failed evaluator) count only in
-// `errors`; the others with a score make up n, mean, stdev (population), min and max.
-struct FeedbackKeyStats {
-  std::int64_t n = 0;
-  std::optional<double> mean, stdev, min, max;
-  std::int64_t errors = 0;
-  // Non-numeric values and how often each came (a string as itself, anything else as its JSON
-  // text): the kMaxDistinctValues most frequent.
-  std::map<std::string, std::int64_t> values;
-};
-inline constexpr std::size_t kMaxDistinctValues = 20;
-
-using FeedbackStats = std::map<std::string, FeedbackKeyStats>;  // by key
 
 struct ExperimentStats {
   std::int64_t example_count = 0;  // distinct reference examples among the example runs
@@ -52,17 +38,15 @@ struct ExperimentStats {
   // Over every run of the example runs' traces, whatever project each landed in.
   std::int64_t prompt_tokens = 0, completion_tokens = 0, total_tokens = 0;
   double total_cost = 0;
-  FeedbackStats feedback;  // feedback on the example runs
+  tracing::FeedbackStats feedback;  // feedback on the example runs
   // Errored evaluator runs of an example run (by metadata targetRunId, or by the run in their
   // inputs as the JS SDK traces them), plus feedback rows marked as evaluator errors (counted
   // once when both describe the same evaluator run).
   std::int64_t evaluator_errors = 0;
 };
 
-// The §4.1 block, and LangSmith's `feedback_stats` shape ({n, avg, stdev, min, max, errors,
-// values} per key).
+// The §4.1 block; its "feedback" is tracing's feedbackStatsJson with "avg" named "mean".
 boost::json::object experimentStatsJson(const ExperimentStats& stats);
-boost::json::object feedbackStatsJson(const FeedbackStats& stats);
 
 struct CompareQuery {
   std::string dataset_id;
@@ -80,10 +64,6 @@ class ExperimentStore {
   // kNotFound when the workspace has no such project.
   asio::awaitable<core::Result<ExperimentStats>> aggregates(std::string workspace_id,
                                                             std::string session_id);
-
-  // Feedback on the project's runs or naming the project as its session. kNotFound as above.
-  asio::awaitable<core::Result<FeedbackStats>> feedbackStats(std::string workspace_id,
-                                                             std::string session_id);
 
   // What GET /sessions?include_stats=true adds to a project: "feedback_stats" always, and
   // "experiment_stats" when the project has a reference dataset. kNotFound as above.

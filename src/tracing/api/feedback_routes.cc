@@ -258,25 +258,6 @@ json::object feedbackJson(const Feedback& f) {
   return out;
 }
 
-json::object feedbackStatsJson(const FeedbackStats& stats) {
-  json::object out;
-  const auto number = [](const std::optional<double>& d) {
-    return d ? json::value(*d) : json::value(nullptr);
-  };
-  for (const auto& [key, s] : stats) {
-    json::object values;
-    for (const auto& [label, count] : s.values) values[label] = count;
-    out[key] = json::object{{"n", s.n},
-                            {"avg", number(s.avg)},
-                            {"stdev", number(s.stdev)},
-                            {"min", scoreJson(s.min)},
-                            {"max", scoreJson(s.max)},
-                            {"errors", s.errors},
-                            {"values", std::move(values)}};
-  }
-  return out;
-}
-
 void addFeedbackRoutes(http::Router& router, std::shared_ptr<FeedbackStore> store) {
   router.add(http::Verb::post, "/api/v1/feedback",
              [store](Request& request) -> http::Awaitable<Response> {

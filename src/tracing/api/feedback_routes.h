@@ -18,7 +18,4 @@ void addFeedbackRoutes(http::Router& router, std::shared_ptr<FeedbackStore> stor
 // comparative_experiment_id and feedback_config when set.
 boost::json::object feedbackJson(const Feedback& feedback);
 
-// A project's `feedback_stats`: {key: {n, avg, stdev, min, max, errors, values: {value: count}}}.
-boost::json::object feedbackStatsJson(const FeedbackStats& stats);
-
 }  // namespace pharos::tracing

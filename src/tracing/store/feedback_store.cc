@@ -2,13 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
-#include <cmath>
 #include <functional>
-#include <unordered_map>
 #include <variant>
 
 namespace pharos::tracing {
@@ -181,45 +178,6 @@ Status insertFeedback(Connection& c, std::int64_t ws, const Feedback& f) {
   return Status{};
 }
 
-// Running sums for one key (Welford's method: stable for scores of any spread).
-struct Accumulator {
-  FeedbackKeyStats stats;
-  double mean = 0, m2 = 0;
-  std::unordered_map<std::string, std::int64_t> values;
-
-  void addScore(double score) {
-    ++stats.n;
-    const double delta = score - mean;
-    mean += delta / static_cast<double>(stats.n);
-    m2 += delta * (score - mean);
-    stats.min = stats.min ? std::min(*stats.min, score) : score;
-    stats.max = stats.max ? std::max(*stats.max, score) : score;
-  }
-
-  FeedbackKeyStats finish() && {
-    if (stats.n > 0) {
-      stats.avg = mean;
-      stats.stdev = std::sqrt(m2 / static_cast<double>(stats.n));
-    }
-    stats.values.assign(values.begin(), values.end());
-    std::sort(stats.values.begin(), stats.values.end(), [](const auto& a, const auto& b) {
-      return a.second != b.second ? a.second > b.second : a.first < b.first;
-    });
-    if (stats.values.size() > kMaxStatsValues) stats.values.resize(kMaxStatsValues);
-    return std::move(stats);
-  }
-};
-
-// The key a non-numeric value is counted under, or nullopt for numbers and null.
-std::optional<std::string> valueLabel(std::string_view json_text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(json_text, ec);
-  if (ec) return std::string(json_text);
-  if (v.is_null() || v.is_number()) return std::nullopt;
-  if (v.is_string()) return std::string(v.get_string());
-  return json::serialize(v);
-}
-
 }  // namespace
 
 Result<FeedbackStats> feedbackStatsForProject(Connection& c, std::int64_t ws,
@@ -236,24 +194,19 @@ Result<FeedbackStats> feedbackStatsForProject(Connection& c, std::int64_t ws,
       "WHERE s.ws = ?1 AND s.id = ?2 AND f.session_id IS NOT ?2");
   if (!s) return std::move(s).error();
   (*s)->bindInt64(1, ws).bindText(2, project_id);
-  std::map<std::string, Accumulator, std::less<>> keys;
+  FeedbackStatsAccumulator stats;
   for (;;) {
     auto row = (*s)->step();
     if (!row) return std::move(row).error();
     if (!*row) break;
-    Accumulator& acc = keys[std::string((*s)->columnText(0))];
-    if ((*s)->columnInt64(3) != 0) {
-      ++acc.stats.errors;
-      continue;
-    }
-    if (!(*s)->columnIsNull(1)) acc.addScore((*s)->columnDouble(1));
-    if (!(*s)->columnIsNull(2)) {
-      if (auto label = valueLabel((*s)->columnText(2))) ++acc.values[*label];
-    }
+    const Statement& st = **s;
+    std::optional<double> score;
+    if (!st.columnIsNull(1)) score = st.columnDouble(1);
+    std::optional<std::string_view> value;
+    if (!st.columnIsNull(2)) value = st.columnText(2);
+    stats.add(st.columnText(0), score, value, st.columnInt64(3) != 0);
   }
-  FeedbackStats out;
-  for (auto& [key, acc] : keys) out.emplace(key, std::move(acc).finish());
-  return out;
+  return std::move(stats).finish();
 }
 
 asio::awaitable<Result<Feedback>> FeedbackStore::create(std::string workspace_id,
@@ -385,19 +338,6 @@ asio::awaitable<Result<std::vector<Feedback>>> FeedbackStore::list(std::string w
     return out;
   };
   auto result = co_await database_.read<std::vector<Feedback>>(std::move(job));
-  co_return result;
-}
-
-asio::awaitable<Result<FeedbackStats>> FeedbackStore::statsByKey(std::string workspace_id,
-                                                                 std::string project_id) {
-  std::function<Result<FeedbackStats>(Connection&)> job =
-      [this, workspace_id, project_id](Connection& c) -> Result<FeedbackStats> {
-    auto ws = tenants_.lookup(c, workspace_id, false);
-    if (!ws) return std::move(ws).error();
-    if (!*ws) return FeedbackStats{};
-    return feedbackStatsForProject(c, **ws, project_id);
-  };
-  auto result = co_await database_.read<FeedbackStats>(std::move(job));
   co_return result;
 }
 

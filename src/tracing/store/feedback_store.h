@@ -12,16 +12,15 @@
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "core/result.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/tenants.h"
+#include "tracing/store/feedback_stats.h"
 
 namespace pharos::tracing {
 
@@ -71,22 +70,10 @@ struct FeedbackQuery {
   std::size_t limit = 100;
 };
 
-// LangSmith's per-key `feedback_stats` of a project, plus `errors` (ours).
-struct FeedbackKeyStats {
-  std::int64_t n = 0;                          // rows with a score, failed evaluators excluded
-  std::optional<double> avg, stdev, min, max;  // over those scores; stdev is the population's
-  std::int64_t errors = 0;                     // rows with extra.error = true
-  // Non-numeric values (strings by their text, other JSON by its serialization) and how often
-  // each occurs, failed evaluators excluded: the kMaxStatsValues most frequent.
-  std::vector<std::pair<std::string, std::int64_t>> values;
-};
-using FeedbackStats = std::map<std::string, FeedbackKeyStats, std::less<>>;
-inline constexpr std::size_t kMaxStatsValues = 20;
-
-// For callers that already hold a connection (a project delete, an experiment's aggregates), with
-// the workspace's tenant number `ws`.
-//
-// Feedback on `project_id`: its own session_id is the project, or its run is in the project.
+// A project's `feedback_stats`, for callers that already hold a connection (GET /sessions with
+// include_stats), with the workspace's tenant number `ws`: per key, over the feedback on
+// `project_id` — its own session_id is the project, or its run is in the project — each row
+// once. An unknown project has no feedback on its runs, but may still have feedback naming it.
 core::Result<FeedbackStats> feedbackStatsForProject(store::sqlite::Connection& connection,
                                                     std::int64_t ws, std::string_view project_id);
 
@@ -107,10 +94,6 @@ class FeedbackStore {
   // Ordered by created_at, then insertion.
   asio::awaitable<core::Result<std::vector<Feedback>>> list(std::string workspace_id,
                                                             FeedbackQuery query);
-  // Per key, over the feedback of a project (see feedbackStatsForProject). An unknown project
-  // has no feedback on its runs, but may still have feedback naming it.
-  asio::awaitable<core::Result<FeedbackStats>> statsByKey(std::string workspace_id,
-                                                          std::string project_id);
 
  private:
   store::sqlite::SqliteDatabase& database_;
