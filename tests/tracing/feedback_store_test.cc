@@ -329,6 +329,10 @@ TEST_F(FeedbackStoreTest, StatsCoverTheProjectsRunsAndItsOwnFeedbackOnce) {
   Feedback not_failed = feedback(7, 2, "correctness", 0);
   not_failed.extra = json::parse(R"({"error":false})");
   create(not_failed);
+  // Only the boolean true marks an error, as in the experiment aggregates and compare.
+  Feedback numeric_error = feedback(9, 2, "correctness", 1);
+  numeric_error.extra = json::parse(R"({"error":1})");
+  create(numeric_error);
   create(feedback(8, 3, "correctness", 1));  // another project
   int n = 20;
   for (std::string_view label : {"good", "bad", "good"}) {
@@ -346,12 +350,12 @@ TEST_F(FeedbackStoreTest, StatsCoverTheProjectsRunsAndItsOwnFeedbackOnce) {
   const FeedbackStats s = stats(1);
   ASSERT_EQ(s.size(), 2u);
   const FeedbackKeyStats& c = s.at("correctness");
-  // Scores 1, 0, 1, 0, 0 (feedback 1, 2, 3, 4, 7).
-  EXPECT_EQ(c.n, 5);
+  // Scores 1, 0, 1, 0, 0, 1 (feedback 1, 2, 3, 4, 7, 9).
+  EXPECT_EQ(c.n, 6);
   ASSERT_TRUE(c.avg);
-  EXPECT_DOUBLE_EQ(*c.avg, 0.4);
+  EXPECT_DOUBLE_EQ(*c.avg, 0.5);
   ASSERT_TRUE(c.stdev);
-  EXPECT_NEAR(*c.stdev, std::sqrt(0.24), 1e-12);
+  EXPECT_NEAR(*c.stdev, 0.5, 1e-12);
   EXPECT_EQ(c.min, 0);
   EXPECT_EQ(c.max, 1);
   EXPECT_EQ(c.errors, 2);

@@ -185,10 +185,10 @@ Result<FeedbackStats> feedbackStatsForProject(Connection& c, std::int64_t ws,
   // Two index-driven halves (by session_id; by the project's runs), the second skipping rows the
   // first already counted.
   auto s = c.cached(
-      "SELECT key, score, value, json_extract(extra, '$.error') IS 1 FROM feedback "
+      "SELECT key, score, value, json_type(extra, '$.error') IS 'true' FROM feedback "
       "WHERE ws = ?1 AND session_id = ?2 "
       "UNION ALL "
-      "SELECT f.key, f.score, f.value, json_extract(f.extra, '$.error') IS 1 "
+      "SELECT f.key, f.score, f.value, json_type(f.extra, '$.error') IS 'true' "
       "FROM sessions s JOIN runs r ON r.session = s.seq "
       "JOIN feedback f ON f.ws = r.ws AND f.run_id = r.id "
       "WHERE s.ws = ?1 AND s.id = ?2 AND f.session_id IS NOT ?2");
