@@ -134,7 +134,9 @@ Result<json::value> feedbackSource(const json::object& body, Feedback& f) {
     target = std::move(_r).value();        \
   } while (false)
 
-Result<Feedback> parseCreate(const json::object& body) {
+}  // namespace
+
+Result<Feedback> parseFeedbackCreate(const json::object& body) {
   Feedback f;
   std::optional<std::string> id;
   PHAROS_TRY(id, optionalUuid(body, "id"));
@@ -171,7 +173,7 @@ Result<Feedback> parseCreate(const json::object& body) {
   return f;
 }
 
-Result<FeedbackUpdate> parseUpdate(const json::object& body) {
+Result<FeedbackUpdate> parseFeedbackUpdate(const json::object& body) {
   // Absent and null both leave a member as it is (the JS client drops null members anyway).
   FeedbackUpdate update;
   PHAROS_TRY(update.score, scoreParam(body));
@@ -184,6 +186,8 @@ Result<FeedbackUpdate> parseUpdate(const json::object& body) {
 }
 
 #undef PHAROS_TRY
+
+namespace {
 
 std::vector<std::string> unknownMembers(const json::object& body) {
   std::vector<std::string> out;
@@ -263,7 +267,7 @@ void addFeedbackRoutes(http::Router& router, std::shared_ptr<FeedbackStore> stor
              [store](Request& request) -> http::Awaitable<Response> {
                auto body = parseObjectBody(request);
                if (!body) co_return Response::fromError(body.error());
-               auto feedback = parseCreate(*body);
+               auto feedback = parseFeedbackCreate(*body);
                if (!feedback) co_return Response::fromError(feedback.error());
                std::vector<std::string> warnings = unknownMembers(*body);
                auto creating = store->create(request.identity().workspace_id, std::move(*feedback));
@@ -306,7 +310,7 @@ void addFeedbackRoutes(http::Router& router, std::shared_ptr<FeedbackStore> stor
                if (!id) co_return Response::fromError(id.error());
                auto body = parseObjectBody(request);
                if (!body) co_return Response::fromError(body.error());
-               auto update = parseUpdate(*body);
+               auto update = parseFeedbackUpdate(*body);
                if (!update) co_return Response::fromError(update.error());
                auto updating =
                    store->update(request.identity().workspace_id, *id, std::move(*update));

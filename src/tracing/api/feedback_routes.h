@@ -18,4 +18,9 @@ void addFeedbackRoutes(http::Router& router, std::shared_ptr<FeedbackStore> stor
 // comparative_experiment_id and feedback_config when set.
 boost::json::object feedbackJson(const Feedback& feedback);
 
+// The body of POST /feedback (createFeedback's, JS or Python) and of PATCH /feedback/{id};
+// kInvalidArgument naming the member at fault. Exposed for the fuzz target.
+core::Result<Feedback> parseFeedbackCreate(const boost::json::object& body);
+core::Result<FeedbackUpdate> parseFeedbackUpdate(const boost::json::object& body);
+
 }  // namespace pharos::tracing
