@@ -212,6 +212,9 @@ CREATE INDEX feedback_by_session ON feedback(ws, session_id, key) WHERE session_
 -- Compare reads the runs of one example across experiments.
 CREATE INDEX runs_by_reference_example ON runs(ws, reference_example_id)
   WHERE reference_example_id IS NOT NULL;
+-- Failed evaluators of an experiment's examples (the JS SDK's evaluator runs name the example).
+CREATE INDEX runs_errored_by_reference_example ON runs(ws, reference_example_id)
+  WHERE status = 'error' AND reference_example_id IS NOT NULL;
 )sql"},
 };
 
