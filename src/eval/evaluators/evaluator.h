@@ -16,9 +16,9 @@ namespace pharos::eval {
 
 // One example and what the target answered for it.
 struct EvalCase {
-  boost::json::value inputs;             // the example's inputs object
-  boost::json::value reference_outputs;  // the example's outputs object, or null
-  std::string output_text;               // the target's answer text
+  boost::json::value inputs;                  // the example's inputs object
+  boost::json::value reference_outputs;       // the example's outputs object, or null
+  std::string output_text;                    // the target's answer text
   std::optional<std::string> reference_text;  // the reference answer text, when there is one
 };
 

@@ -32,15 +32,15 @@ using ModelHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct ChatRequest {
   std::string model;
-  boost::json::array messages;    // OpenAI chat messages ({role, content})
+  boost::json::array messages;     // OpenAI chat messages ({role, content})
   boost::json::object parameters;  // merged into the body: temperature, response_format, ...
   ModelHeaders headers;
 };
 
 struct ChatAnswer {
-  std::string content;        // choices[0].message.content ("" when null)
-  boost::json::value usage;   // the response's usage object, or null
-  boost::json::value body;    // the whole parsed response
+  std::string content;       // choices[0].message.content ("" when null)
+  boost::json::value usage;  // the response's usage object, or null
+  boost::json::value body;   // the whole parsed response
   double latency_seconds = 0;
 };
 
