@@ -346,7 +346,11 @@ describe('pharos eval and pharos datasets against a running Pharos', () => {
     const errors = pharos.logLines().filter((l) => l.level === 'error' || l.level === 'fatal');
     assert.deepEqual(errors, [], 'error lines in Pharos\'s log');
     const failed = pharos.accessLog().filter((l) => l.status >= 500);
-    // The timed-out example: the gateway gave up at the runner's deadline (x-pharos-total-timeout-ms).
-    assert.deepEqual(failed.map((l) => `${l.status} ${l.path}`), ['504 /v1/chat/completions']);
+    // The timed-out example: the gateway gives up at the runner's deadline
+    // (x-pharos-total-timeout-ms) with a 504, unless the runner's own deadline closed the call
+    // first (a slower, sanitized build).
+    const answers = failed.map((l) => `${l.status} ${l.path}`);
+    assert.ok(answers.length <= 1 && answers.every((a) => a === '504 /v1/chat/completions'),
+      JSON.stringify(answers));
   });
 });
