@@ -6,6 +6,12 @@
 
 namespace pharos::core {
 
+std::int64_t unixMicrosNow() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string formatIso8601(std::chrono::system_clock::time_point at) {
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();

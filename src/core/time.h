@@ -6,6 +6,9 @@
 
 namespace pharos::core {
 
+// The wall clock as Unix microseconds, the unit every stored timestamp uses.
+std::int64_t unixMicrosNow();
+
 // "2026-11-26T21:10:41.123Z" (UTC, milliseconds).
 std::string formatIso8601(std::chrono::system_clock::time_point at);
 

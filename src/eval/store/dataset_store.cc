@@ -5,15 +5,14 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <chrono>
 #include <map>
 #include <set>
 #include <utility>
-#include <variant>
 
 #include "core/json_text.h"
 #include "core/time.h"
 #include "eval/json_schema.h"
+#include "store/sqlite/statement_helpers.h"
 #include "tracing/store/stored_json.h"
 
 namespace pharos::eval {
@@ -24,67 +23,20 @@ namespace json = boost::json;
 using core::Error;
 using core::Result;
 using core::Status;
+using store::sqlite::appendIn;
+using store::sqlite::bindJsonOrNull;
 using store::sqlite::Connection;
+using store::sqlite::eachRow;
+using store::sqlite::Sql;
+using store::sqlite::SqlValue;
 using store::sqlite::Statement;
 
 // Examples nest deeply in real data; the same bound as the multipart decoder.
 constexpr std::size_t kMaxStoredJsonDepth = 512;
 
-std::int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// ---- SQL helpers ----
-
-using SqlParam = std::variant<std::int64_t, std::string>;
-
-void bindAll(Statement& s, const std::vector<SqlParam>& params) {
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const int index = static_cast<int>(i + 1);
-    if (const auto* n = std::get_if<std::int64_t>(&params[i])) {
-      s.bindInt64(index, *n);
-    } else {
-      s.bindText(index, std::get<std::string>(params[i]));
-    }
-  }
-}
-
-// " AND <column> IN (?, ?, ...)", one placeholder and parameter per value.
-void appendIn(std::string& sql, std::vector<SqlParam>& params, std::string_view column,
-              const std::vector<std::string>& values) {
-  sql += fmt::format(" AND {} IN (?", column);
-  for (std::size_t i = 1; i < values.size(); ++i) sql += ", ?";
-  sql += ")";
-  for (const std::string& value : values) params.emplace_back(value);
-}
-
-void bindOptionalText(Statement& s, int i, const std::optional<std::string>& v) {
-  if (v) {
-    s.bindText(i, *v);
-  } else {
-    s.bindNull(i);
-  }
-}
-
-// A JSON value as a nullable TEXT column: null (or absent) = NULL.
-void bindJsonOrNull(Statement& s, int i, const json::value& v) {
-  if (v.is_null()) {
-    s.bindNull(i);
-  } else {
-    s.bindText(i, json::serialize(v));
-  }
-}
-
 // inputs/outputs are stored like run payloads: JSON text, or a zlib BLOB when large.
 void bindStoredJson(Statement& s, int i, const json::object& v) {
-  tracing::StoredJson stored = tracing::encodeStoredJson(json::serialize(v));
-  if (stored.compressed) {
-    s.bindBlob(i, stored.bytes);
-  } else {
-    s.bindText(i, stored.bytes);
-  }
+  tracing::bindStoredJson(s, i, tracing::encodeStoredJson(json::serialize(v)));
 }
 
 Result<json::value> parseJsonText(std::string_view text) {
@@ -113,11 +65,6 @@ Result<std::optional<json::object>> objectColumn(const Statement& s, int c) {
   if (value->is_null()) return std::optional<json::object>();
   if (!value->is_object()) return Error::internal("stored example JSON is not an object");
   return std::optional<json::object>(std::move(value->get_object()));
-}
-
-std::optional<std::string> optionalTextColumn(const Statement& s, int c) {
-  if (s.columnIsNull(c)) return std::nullopt;
-  return std::string(s.columnText(c));
 }
 
 // True when `part` is contained in `whole`, as Postgres' jsonb @> does: objects member by member
@@ -208,7 +155,7 @@ Result<Dataset> datasetRow(const Statement& s) {
   Dataset d;
   d.id = std::string(s.columnText(1));
   d.name = std::string(s.columnText(2));
-  d.description = optionalTextColumn(s, 3);
+  d.description = s.optionalText(3);
   d.data_type = std::string(s.columnText(4));
   for (auto [column, target] :
        {std::pair{5, &d.inputs_schema}, std::pair{6, &d.outputs_schema}, std::pair{7, &d.extra}}) {
@@ -220,7 +167,7 @@ Result<Dataset> datasetRow(const Statement& s) {
   d.modified_at = s.columnInt64(9);
   d.example_count = s.columnInt64(10);
   d.session_count = s.columnInt64(11);
-  if (!s.columnIsNull(12)) d.last_session_start_time = s.columnInt64(12);
+  d.last_session_start_time = s.optionalInt64(12);
   return d;
 }
 
@@ -276,7 +223,7 @@ Status touchDataset(Connection& c, std::int64_t seq, std::int64_t at) {
 Result<std::int64_t> writeTime(Connection& c, std::int64_t seq) {
   auto last = datasetModifiedAt(c, seq);
   if (!last) return last;
-  return std::max(nowMicros(), *last + 1);
+  return std::max(core::unixMicrosNow(), *last + 1);
 }
 
 // ---- examples ----
@@ -306,7 +253,7 @@ Result<ExampleRow> exampleRow(const Statement& s) {
   auto metadata = objectColumn(s, 5);
   if (!metadata) return std::move(metadata).error();
   row.example.metadata = metadata->value_or(json::object());
-  row.example.source_run_id = optionalTextColumn(s, 6);
+  row.example.source_run_id = s.optionalText(6);
   row.example.created_at = s.columnInt64(7);
   row.example.modified_at = s.columnInt64(8);
   row.deleted = s.columnInt64(9) != 0;
@@ -338,14 +285,9 @@ Status loadAttachmentInfo(Connection& c, std::int64_t ws, Example& example) {
       "ORDER BY name");
   if (!s) return std::move(s).error();
   (*s)->bindInt64(1, ws).bindText(2, example.id);
-  for (;;) {
-    auto more = (*s)->step();
-    if (!more) return std::move(more).error();
-    if (!*more) break;
-    example.attachments.push_back(
-        {std::string((*s)->columnText(0)), std::string((*s)->columnText(1))});
-  }
-  return {};
+  return eachRow(**s, [&](const Statement& row) {
+    example.attachments.push_back({std::string(row.columnText(0)), std::string(row.columnText(1))});
+  });
 }
 
 // metadata.dataset_split as a list of split names (a string is one split).
@@ -408,13 +350,11 @@ Result<std::vector<StoredAttachment>> loadAttachments(Connection& c, std::int64_
   if (!s) return std::move(s).error();
   (*s)->bindInt64(1, ws).bindText(2, example_id);
   std::vector<StoredAttachment> out;
-  for (;;) {
-    auto more = (*s)->step();
-    if (!more) return std::move(more).error();
-    if (!*more) break;
-    out.push_back({std::string((*s)->columnText(0)), std::string((*s)->columnText(1)),
-                   std::string((*s)->columnBlob(2))});
-  }
+  auto walked = eachRow(**s, [&](const Statement& row) {
+    out.push_back({std::string(row.columnText(0)), std::string(row.columnText(1)),
+                   std::string(row.columnBlob(2))});
+  });
+  if (!walked) return walked.error();
   return out;
 }
 
@@ -524,7 +464,7 @@ Status insertRevision(Connection& c, std::int64_t ws, std::int64_t dataset, cons
     (*s)->bindNull(5);
   }
   (*s)->bindText(6, json::serialize(e.metadata));
-  bindOptionalText(**s, 7, e.source_run_id);
+  (*s)->bindOptionalText(7, e.source_run_id);
   (*s)->bindInt64(8, e.created_at).bindInt64(9, e.modified_at).bindInt64(10, deleted ? 1 : 0);
   return (*s)->run();
 }
@@ -619,7 +559,7 @@ asio::awaitable<Result<Dataset>> DatasetStore::createDataset(std::string workspa
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)");
     if (!s) return std::move(s).error();
     (*s)->bindInt64(1, **ws).bindText(2, dataset.id).bindText(3, dataset.name);
-    bindOptionalText(**s, 4, dataset.description);
+    (*s)->bindOptionalText(4, dataset.description);
     (*s)->bindText(5, dataset.data_type);
     bindJsonOrNull(**s, 6, dataset.inputs_schema);
     bindJsonOrNull(**s, 7, dataset.outputs_schema);
@@ -649,30 +589,17 @@ asio::awaitable<Result<std::vector<Dataset>>> DatasetStore::listDatasets(std::st
     if (!ws) return std::move(ws).error();
     std::vector<Dataset> out;
     if (!*ws) return out;
-    std::string sql = fmt::format("SELECT {} FROM datasets d WHERE d.ws = ?", kDatasetColumns);
-    std::vector<SqlParam> params{**ws};
-    if (!query.ids.empty()) appendIn(sql, params, "d.id", query.ids);
-    if (query.name) {
-      sql += " AND d.name = ?";
-      params.emplace_back(*query.name);
-    }
-    if (query.name_contains) {
-      sql += " AND instr(lower(d.name), lower(?)) > 0";
-      params.emplace_back(*query.name_contains);
-    }
-    if (query.data_type) {
-      sql += " AND d.data_type = ?";
-      params.emplace_back(*query.data_type);
-    }
-    sql += " ORDER BY d.created_at DESC, d.seq DESC";
-    if (!query.metadata) {
-      sql += " LIMIT ? OFFSET ?";
-      params.emplace_back(static_cast<std::int64_t>(query.limit));
-      params.emplace_back(static_cast<std::int64_t>(query.offset));
-    }
-    auto s = c.prepare(sql);
+    Sql sql;
+    sql.add(fmt::format("SELECT {} FROM datasets d WHERE d.ws = ?", kDatasetColumns))
+        .bind(**ws)
+        .andIn("d.id", query.ids)
+        .andEqual("d.name", query.name)
+        .andContains("d.name", query.name_contains)
+        .andEqual("d.data_type", query.data_type)
+        .add(" ORDER BY d.created_at DESC, d.seq DESC");
+    if (!query.metadata) sql.page(query.limit, query.offset);
+    auto s = prepare(c, sql);
     if (!s) return std::move(s).error();
-    bindAll(*s, params);
     std::size_t skipped = 0;
     for (;;) {
       auto row = s->step();
@@ -784,7 +711,7 @@ asio::awaitable<Result<DatasetUpdateOutcome>> DatasetStore::updateDataset(std::s
         "extra = ?6, modified_at = ?7 WHERE seq = ?1");
     if (!s) return std::move(s).error();
     (*s)->bindInt64(1, ref->seq).bindText(2, d.name);
-    bindOptionalText(**s, 3, d.description);
+    (*s)->bindOptionalText(3, d.description);
     bindJsonOrNull(**s, 4, d.inputs_schema);
     bindJsonOrNull(**s, 5, d.outputs_schema);
     bindJsonOrNull(**s, 6, d.extra);
@@ -1005,7 +932,7 @@ asio::awaitable<Result<Example>> DatasetStore::getExample(std::string workspace_
         "SELECT {} FROM examples e JOIN datasets d ON d.seq = e.dataset WHERE e.ws = ? AND "
         "e.id = ?",
         kExampleColumns);
-    std::vector<SqlParam> params{**ws, id};
+    std::vector<SqlValue> params{**ws, id};
     if (as_of) {
       sql += kValidAt;
       params.emplace_back(*as_of);
@@ -1015,7 +942,7 @@ asio::awaitable<Result<Example>> DatasetStore::getExample(std::string workspace_
     }
     auto s = c.prepare(sql);
     if (!s) return std::move(s).error();
-    bindAll(*s, params);
+    s->bindAll(params);
     auto found = collectExamples(c, **ws, *s, std::nullopt, 0, 1);
     if (!found) return std::move(found).error();
     if (found->empty()) return missing;
@@ -1030,7 +957,7 @@ asio::awaitable<Result<std::vector<Example>>> DatasetStore::listExamples(std::st
                                                                          ExampleListQuery query) {
   std::function<Result<std::vector<Example>>(Connection&)> job =
       [this, workspace_id, query](Connection& c) -> Result<std::vector<Example>> {
-    std::vector<SqlParam> params;
+    std::vector<SqlValue> params;
     std::int64_t ws = 0;
     std::string sql =
         fmt::format("SELECT {} FROM examples e JOIN datasets d ON d.seq = e.dataset WHERE e.ws = ?",
@@ -1076,7 +1003,7 @@ asio::awaitable<Result<std::vector<Example>>> DatasetStore::listExamples(std::st
     }
     auto s = c.prepare(sql);
     if (!s) return std::move(s).error();
-    bindAll(*s, params);
+    s->bindAll(params);
     return collectExamples(c, ws, *s, query.metadata, query.offset, query.limit);
   };
   auto pending = database_.read<std::vector<Example>>(std::move(job));
@@ -1106,7 +1033,7 @@ asio::awaitable<Result<DatasetVersion>> DatasetStore::deleteExamples(std::string
       rows.push_back(std::move(*row));
     }
     // One time for the whole delete: after the last version of every dataset it touches.
-    std::int64_t now = nowMicros();
+    std::int64_t now = core::unixMicrosNow();
     for (std::int64_t dataset : datasets) {
       auto at = writeTime(c, dataset);
       if (!at) return std::move(at).error();
@@ -1171,12 +1098,8 @@ asio::awaitable<Result<std::vector<DatasetVersion>>> DatasetStore::listVersions(
         .bindInt64(2, static_cast<std::int64_t>(limit))
         .bindInt64(3, static_cast<std::int64_t>(offset));
     std::vector<DatasetVersion> out;
-    for (;;) {
-      auto more = s->step();
-      if (!more) return std::move(more).error();
-      if (!*more) break;
-      out.push_back({s->columnInt64(0)});
-    }
+    auto walked = eachRow(*s, [&](const Statement& row) { out.push_back({row.columnInt64(0)}); });
+    if (!walked) return walked.error();
     return out;
   };
   auto pending = database_.read<std::vector<DatasetVersion>>(std::move(job));
@@ -1211,7 +1134,7 @@ asio::awaitable<Result<std::vector<std::string>>> DatasetStore::listSplits(
     auto ref = findDataset(c, workspace_id, dataset_id);
     if (!ref) return std::move(ref).error();
     std::string sql;
-    std::vector<SqlParam> params{ref->seq};
+    std::vector<SqlValue> params{ref->seq};
     if (as_of) {
       sql = fmt::format(
           "SELECT DISTINCT j.value FROM examples e, json_each(e.metadata, '$.dataset_split') j "
@@ -1224,14 +1147,10 @@ asio::awaitable<Result<std::vector<std::string>>> DatasetStore::listSplits(
     }
     auto s = c.prepare(sql);
     if (!s) return std::move(s).error();
-    bindAll(*s, params);
+    s->bindAll(params);
     std::vector<std::string> out;
-    for (;;) {
-      auto more = s->step();
-      if (!more) return std::move(more).error();
-      if (!*more) break;
-      out.emplace_back(s->columnText(0));
-    }
+    auto walked = eachRow(*s, [&](const Statement& row) { out.emplace_back(row.columnText(0)); });
+    if (!walked) return walked.error();
     return out;
   };
   auto pending = database_.read<std::vector<std::string>>(std::move(job));

@@ -14,10 +14,10 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
-#include <variant>
 
 #include "core/json_text.h"
 #include "core/time.h"
+#include "store/sqlite/statement_helpers.h"
 #include "tracing/store/feedback_store.h"
 #include "tracing/store/run_row.h"
 #include "tracing/store/stats.h"
@@ -31,91 +31,11 @@ using core::Error;
 using core::Result;
 using core::Status;
 using store::sqlite::Connection;
+using store::sqlite::eachRow;
+using store::sqlite::Sql;
 using store::sqlite::Statement;
 using tracing::FeedbackStats;
 
-// ---- SQL with a variable number of parameters (IN lists), bound in order ----
-
-using SqlParam = std::variant<std::int64_t, std::string>;
-
-struct Sql {
-  std::string text;
-  std::vector<SqlParam> params;
-
-  Sql& add(std::string_view fragment) {
-    text += fragment;
-    return *this;
-  }
-  Sql& bind(SqlParam value) {
-    params.push_back(std::move(value));
-    return *this;
-  }
-  // "(?, ?, ...)" with one parameter per value.
-  template <class T>
-  Sql& in(const std::vector<T>& values) {
-    text += "(";
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      text += i == 0 ? "?" : ", ?";
-      params.emplace_back(values[i]);
-    }
-    text += ")";
-    return *this;
-  }
-  Sql& append(const Sql& other) {
-    text += other.text;
-    params.insert(params.end(), other.params.begin(), other.params.end());
-    return *this;
-  }
-};
-
-Result<Statement> prepare(Connection& c, const Sql& sql) {
-  auto s = c.prepare(sql.text);
-  if (!s) return std::move(s).error();
-  for (std::size_t i = 0; i < sql.params.size(); ++i) {
-    const int index = static_cast<int>(i + 1);
-    std::visit(
-        [&](const auto& v) {
-          if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::int64_t>) {
-            s->bindInt64(index, v);
-          } else {
-            s->bindText(index, v);
-          }
-        },
-        sql.params[i]);
-  }
-  return s;
-}
-
-// Calls `row(statement)` for every row; `row` returns void or a Status that stops the walk.
-template <class F>
-Status eachRow(Statement& s, F&& row) {
-  for (;;) {
-    auto more = s.step();
-    if (!more) return std::move(more).error();
-    if (!*more) return {};
-    if constexpr (std::is_void_v<std::invoke_result_t<F&, Statement&>>) {
-      row(s);
-    } else {
-      if (Status st = row(s); !st) return st;
-    }
-  }
-}
-
-template <class F>
-Status eachRow(Connection& c, const Sql& sql, F&& row) {
-  auto s = prepare(c, sql);
-  if (!s) return std::move(s).error();
-  return eachRow(*s, std::forward<F>(row));
-}
-
-std::optional<std::string> textColumn(const Statement& s, int c) {
-  if (s.columnIsNull(c)) return std::nullopt;
-  return std::string(s.columnText(c));
-}
-std::optional<double> doubleColumn(const Statement& s, int c) {
-  if (s.columnIsNull(c)) return std::nullopt;
-  return s.columnDouble(c);
-}
 json::value optionalJson(const std::optional<double>& v) {
   return v ? json::value(*v) : json::value(nullptr);
 }
@@ -164,7 +84,7 @@ Result<FeedbackStats> feedbackOver(Connection& c, const Sql& where,
     if (error && !s.columnIsNull(4)) error_sources.emplace(s.columnText(4));
     std::optional<std::string_view> value;
     if (!s.columnIsNull(2)) value = s.columnText(2);
-    acc.add(s.columnText(0), doubleColumn(s, 1), value, error);
+    acc.add(s.columnText(0), s.optionalDouble(1), value, error);
   });
   if (!walked) return walked.error();
   return std::move(acc).finish();
@@ -233,8 +153,8 @@ Result<std::vector<EvaluatorError>> evaluatorErrors(Connection& c, std::int64_t 
   const auto add = [&](Statement& s, std::string target) {
     std::string id(s.columnText(0));
     if (!seen.insert(id).second) return;
-    rows.push_back({{std::move(id), std::move(target), textColumn(s, 1)},
-                    textColumn(s, 2),
+    rows.push_back({{std::move(id), std::move(target), s.optionalText(1)},
+                    s.optionalText(2),
                     s.columnIsNull(3) ? 0 : s.columnInt64(3),
                     s.columnInt64(4)});
   };
@@ -305,10 +225,10 @@ Result<std::optional<SessionRow>> loadSession(Connection& c, std::int64_t ws,
   out.seq = r.columnInt64(0);
   out.id = std::string(r.columnText(1));
   out.name = std::string(r.columnText(2));
-  out.reference_dataset_id = textColumn(r, 3);
+  out.reference_dataset_id = r.optionalText(3);
   out.start_time = r.columnInt64(4);
-  if (!r.columnIsNull(5)) out.end_time = r.columnInt64(5);
-  if (!r.columnIsNull(6)) out.num_examples = r.columnInt64(6);
+  out.end_time = r.optionalInt64(5);
+  out.num_examples = r.optionalInt64(6);
   out.extra = textJson(r, 7, nullptr);
   (*s)->reset();
   return std::optional<SessionRow>(std::move(out));
@@ -578,16 +498,16 @@ Result<json::object> computeCompare(Connection& c, std::int64_t ws, std::int64_t
       cell.example_id = std::string(s.columnText(9));
       json::object& o = cell.json;
       o["run_id"] = cell.run_id;
-      o["trace_id"] = optionalJson(textColumn(s, 1));
+      o["trace_id"] = optionalJson(s.optionalText(1));
       o["status"] = std::string(s.columnText(2));
-      o["error"] = optionalJson(textColumn(s, 3));
+      o["error"] = optionalJson(s.optionalText(3));
       auto outputs = storedJson(s, 4, nullptr);
       if (!outputs) return outputs.error();
       o["outputs"] = std::move(outputs).value();
-      o["latency"] = optionalJson(doubleColumn(s, 5));
+      o["latency"] = optionalJson(s.optionalDouble(5));
       // The run's own figures until its trace's sums replace them.
-      o["total_tokens"] = s.columnIsNull(6) ? json::value(nullptr) : json::value(s.columnInt64(6));
-      o["total_cost"] = optionalJson(doubleColumn(s, 7));
+      o["total_tokens"] = optionalJson(s.optionalInt64(6));
+      o["total_cost"] = optionalJson(s.optionalDouble(7));
       o["feedback"] = json::object();
       o["evaluator_errors"] = json::array();
       if (!s.columnIsNull(1)) trace_ids.emplace_back(s.columnText(1));
@@ -612,9 +532,8 @@ Result<json::object> computeCompare(Connection& c, std::int64_t ws, std::int64_t
           .in(trace_ids)
           .add(" GROUP BY trace_id");
       auto walked = eachRow(c, sql, [&](Statement& s) {
-        sums[std::string(s.columnText(0))] = {
-            s.columnIsNull(1) ? json::value(nullptr) : json::value(s.columnInt64(1)),
-            optionalJson(doubleColumn(s, 2))};
+        sums[std::string(s.columnText(0))] = {optionalJson(s.optionalInt64(1)),
+                                              optionalJson(s.optionalDouble(2))};
       });
       if (!walked) return walked.error();
       for (CellRun& cell : cells) {
@@ -641,9 +560,9 @@ Result<json::object> computeCompare(Connection& c, std::int64_t ws, std::int64_t
       if (it == cell_of.end()) return;
       json::object entry;
       entry["id"] = std::string(s.columnText(1));
-      entry["score"] = optionalJson(doubleColumn(s, 3));
+      entry["score"] = optionalJson(s.optionalDouble(3));
       entry["value"] = textJson(s, 4, nullptr);
-      entry["comment"] = optionalJson(textColumn(s, 5));
+      entry["comment"] = optionalJson(s.optionalText(5));
       entry["error"] = isErrorFeedback(s, 6);
       cells[it->second].json["feedback"].as_object()[s.columnText(2)] = std::move(entry);
     });
@@ -699,7 +618,7 @@ Result<json::object> computeCompare(Connection& c, std::int64_t ws, std::int64_t
         auto inputs = storedJson(r, 2, json::object());
         if (!inputs) return inputs.error();
         o["inputs"] = std::move(inputs).value();
-        o["error"] = optionalJson(textColumn(r, 3));
+        o["error"] = optionalJson(r.optionalText(3));
         orphans.push_back(std::move(o));
         return {};
       });

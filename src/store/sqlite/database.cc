@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <type_traits>
 
 #include "core/log.h"
 
@@ -106,6 +107,36 @@ Statement& Statement::bindNull(int index) {
   return check(sqlite3_bind_null(stmt_, index));
 }
 
+Statement& Statement::bindOptionalText(int index, const std::optional<std::string>& value) {
+  return value ? bindText(index, *value) : bindNull(index);
+}
+Statement& Statement::bindOptionalInt64(int index, const std::optional<std::int64_t>& value) {
+  return value ? bindInt64(index, *value) : bindNull(index);
+}
+Statement& Statement::bindOptionalDouble(int index, const std::optional<double>& value) {
+  return value ? bindDouble(index, *value) : bindNull(index);
+}
+Statement& Statement::bindValue(int index, const SqlValue& value) {
+  return std::visit(
+      [&](const auto& v) -> Statement& {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<V, std::nullptr_t>) {
+          return bindNull(index);
+        } else if constexpr (std::is_same_v<V, std::int64_t>) {
+          return bindInt64(index, v);
+        } else if constexpr (std::is_same_v<V, double>) {
+          return bindDouble(index, v);
+        } else {
+          return bindText(index, v);
+        }
+      },
+      value);
+}
+Statement& Statement::bindAll(std::span<const SqlValue> values) {
+  for (std::size_t i = 0; i < values.size(); ++i) bindValue(static_cast<int>(i + 1), values[i]);
+  return *this;
+}
+
 Statement& Statement::bindInt64(std::string_view name, std::int64_t value) {
   const int index = parameterIndex(name);
   return index == 0 ? *this : bindInt64(index, value);
@@ -178,6 +209,19 @@ std::string_view Statement::columnBlob(int column) const {
   const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
   if (data == nullptr) return {};
   return {data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+
+std::optional<std::string> Statement::optionalText(int column) const {
+  if (columnIsNull(column)) return std::nullopt;
+  return std::string(columnText(column));
+}
+std::optional<std::int64_t> Statement::optionalInt64(int column) const {
+  if (columnIsNull(column)) return std::nullopt;
+  return columnInt64(column);
+}
+std::optional<double> Statement::optionalDouble(int column) const {
+  if (columnIsNull(column)) return std::nullopt;
+  return columnDouble(column);
 }
 
 std::string_view Statement::sql() const {

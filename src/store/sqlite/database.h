@@ -28,6 +28,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/async.h"
@@ -45,6 +46,10 @@ using core::Status;
 // Turns an SQLite result code into an Error: constraint violations become kAlreadyExists (unique,
 // primary key) or kInvalidArgument, a busy/full/unreadable disk kUnavailable, the rest kInternal.
 Error sqliteError(int code, std::string message);
+
+// One bound value of a statement built at run time (IN lists, optional conditions), where the
+// parameters are collected in a vector beside the SQL text and bound in order.
+using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
 
 // A prepared statement. Bind errors are remembered and reported by the next step()/run(), so
 // binds can be chained without checking each one.
@@ -68,6 +73,13 @@ class Statement {
   Statement& bindText(std::string_view name, std::string_view value);
   Statement& bindBlob(std::string_view name, std::string_view bytes);
   Statement& bindNull(std::string_view name);
+  // NULL when the value is absent.
+  Statement& bindOptionalText(int index, const std::optional<std::string>& value);
+  Statement& bindOptionalInt64(int index, const std::optional<std::int64_t>& value);
+  Statement& bindOptionalDouble(int index, const std::optional<double>& value);
+  Statement& bindValue(int index, const SqlValue& value);
+  // values[0] to ?1, values[1] to ?2, and so on.
+  Statement& bindAll(std::span<const SqlValue> values);
 
   // True when a row is ready to read, false when the statement is done.
   Result<bool> step();
@@ -86,6 +98,10 @@ class Statement {
   double columnDouble(int column) const;
   std::string_view columnText(int column) const;
   std::string_view columnBlob(int column) const;
+  // Copies of the column, nullopt when it is NULL.
+  std::optional<std::string> optionalText(int column) const;
+  std::optional<std::int64_t> optionalInt64(int column) const;
+  std::optional<double> optionalDouble(int column) const;
 
   std::string_view sql() const;
 

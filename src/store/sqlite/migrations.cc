@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdint>
 
 #include "core/log.h"
+#include "core/time.h"
 #include "store/sqlite/database.h"
 
 namespace pharos::store::sqlite {
@@ -218,12 +218,6 @@ CREATE INDEX runs_errored_by_reference_example ON runs(ws, reference_example_id)
 )sql"},
 };
 
-std::int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Error withPath(const Connection& connection, std::string_view what, const Error& error) {
   return {error.code, fmt::format("{}: {}: {}", connection.path().string(), what, error.message)};
 }
@@ -249,7 +243,7 @@ Status applyOne(Connection& connection, const Migration& migration) {
     if (!record) return std::move(record).error();
     return record->bindInt64(1, migration.version)
         .bindText(2, migration.description)
-        .bindInt64(3, nowMicros())
+        .bindInt64(3, core::unixMicrosNow())
         .run();
   }();
   if (!applied) {

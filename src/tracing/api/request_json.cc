@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <chrono>
 #include <cmath>
 
 #include "core/ids.h"
@@ -17,12 +16,6 @@ namespace json = boost::json;
 using core::Error;
 using core::Result;
 using http::Request;
-
-std::int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<json::value> parseBody(const Request& request) {
   boost::system::error_code ec;

@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <chrono>
 #include <functional>
-#include <variant>
+
+#include "core/time.h"
+#include "store/sqlite/statement_helpers.h"
 
 namespace pharos::tracing {
 
@@ -16,16 +16,11 @@ namespace json = boost::json;
 using core::Error;
 using core::Result;
 using core::Status;
+using store::sqlite::bindJsonOrNull;
 using store::sqlite::Connection;
+using store::sqlite::eachRow;
+using store::sqlite::Sql;
 using store::sqlite::Statement;
-
-using SqlValue = std::variant<std::int64_t, double, std::string>;
-
-std::int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Every read selects these, in this order (readFeedback): the row joined to its run, if stored,
 // and the run's project.
@@ -37,11 +32,6 @@ constexpr std::string_view kSelect =
     "FROM feedback f LEFT JOIN runs r ON r.ws = f.ws AND r.id = f.run_id "
     "LEFT JOIN sessions s ON s.seq = r.session "
     "WHERE f.ws = ?";
-
-std::optional<std::string> optionalText(const Statement& s, int column) {
-  if (s.columnIsNull(column)) return std::nullopt;
-  return std::string(s.columnText(column));
-}
 
 // A stored JSON column; text that somehow is not JSON comes back as a string rather than lost.
 json::value jsonColumn(const Statement& s, int column) {
@@ -56,67 +46,24 @@ json::value jsonColumn(const Statement& s, int column) {
 Feedback readFeedback(const Statement& s) {
   Feedback f;
   f.id = std::string(s.columnText(0));
-  f.run_id = optionalText(s, 1);
-  f.trace_id = optionalText(s, 2);
-  f.session_id = optionalText(s, 3);
+  f.run_id = s.optionalText(1);
+  f.trace_id = s.optionalText(2);
+  f.session_id = s.optionalText(3);
   f.key = std::string(s.columnText(4));
-  if (!s.columnIsNull(5)) f.score = s.columnDouble(5);
+  f.score = s.optionalDouble(5);
   f.value = jsonColumn(s, 6);
-  f.comment = optionalText(s, 7);
+  f.comment = s.optionalText(7);
   f.correction = jsonColumn(s, 8);
   f.feedback_source = jsonColumn(s, 9);
   f.extra = jsonColumn(s, 10);
   f.feedback_config = jsonColumn(s, 11);
-  f.source_type = optionalText(s, 12);
-  f.source_run_id = optionalText(s, 13);
-  f.comparative_experiment_id = optionalText(s, 14);
+  f.source_type = s.optionalText(12);
+  f.source_run_id = s.optionalText(13);
+  f.comparative_experiment_id = s.optionalText(14);
   f.created_at = s.columnInt64(15);
   f.modified_at = s.columnInt64(16);
-  if (!s.columnIsNull(17)) f.start_time = s.columnInt64(17);
+  f.start_time = s.optionalInt64(17);
   return f;
-}
-
-void bindOptionalText(Statement& s, int i, const std::optional<std::string>& v) {
-  if (v) {
-    s.bindText(i, *v);
-  } else {
-    s.bindNull(i);
-  }
-}
-
-void bindJson(Statement& s, int i, const json::value& v) {
-  if (v.is_null()) {
-    s.bindNull(i);
-  } else {
-    s.bindText(i, json::serialize(v));
-  }
-}
-
-void bindAll(Statement& s, const std::vector<SqlValue>& params) {
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const int index = static_cast<int>(i + 1);
-    std::visit(
-        [&](const auto& v) {
-          using V = std::decay_t<decltype(v)>;
-          if constexpr (std::is_same_v<V, std::int64_t>) {
-            s.bindInt64(index, v);
-          } else if constexpr (std::is_same_v<V, double>) {
-            s.bindDouble(index, v);
-          } else {
-            s.bindText(index, v);
-          }
-        },
-        params[i]);
-  }
-}
-
-// "(?, ?, ?)" for `values`, which are appended to `params`.
-std::string inList(std::vector<SqlValue>& params, const std::vector<std::string>& values) {
-  std::string sql = "(?";
-  for (std::size_t i = 1; i < values.size(); ++i) sql += ", ?";
-  sql += ")";
-  for (const std::string& value : values) params.emplace_back(value);
-  return sql;
 }
 
 Error missing(std::string_view id) {
@@ -145,30 +92,22 @@ Status insertFeedback(Connection& c, std::int64_t ws, const Feedback& f) {
   if (!s) return std::move(s).error();
   Statement& st = **s;
   st.bindInt64(1, ws).bindText(2, f.id);
-  bindOptionalText(st, 3, f.run_id);
-  bindOptionalText(st, 4, f.trace_id);
-  bindOptionalText(st, 5, f.session_id);
+  st.bindOptionalText(3, f.run_id);
+  st.bindOptionalText(4, f.trace_id);
+  st.bindOptionalText(5, f.session_id);
   st.bindText(6, f.key);
-  if (f.score) {
-    st.bindDouble(7, *f.score);
-  } else {
-    st.bindNull(7);
-  }
-  bindJson(st, 8, f.value);
-  bindOptionalText(st, 9, f.comment);
-  bindJson(st, 10, f.correction);
-  bindJson(st, 11, f.feedback_source);
+  st.bindOptionalDouble(7, f.score);
+  bindJsonOrNull(st, 8, f.value);
+  st.bindOptionalText(9, f.comment);
+  bindJsonOrNull(st, 10, f.correction);
+  bindJsonOrNull(st, 11, f.feedback_source);
   st.bindInt64(12, f.created_at).bindInt64(13, f.modified_at);
-  bindJson(st, 14, f.extra);
-  bindOptionalText(st, 15, f.source_type);
-  bindOptionalText(st, 16, f.source_run_id);
-  if (f.start_time) {
-    st.bindInt64(17, *f.start_time);
-  } else {
-    st.bindNull(17);
-  }
-  bindOptionalText(st, 18, f.comparative_experiment_id);
-  bindJson(st, 19, f.feedback_config);
+  bindJsonOrNull(st, 14, f.extra);
+  st.bindOptionalText(15, f.source_type);
+  st.bindOptionalText(16, f.source_run_id);
+  st.bindOptionalInt64(17, f.start_time);
+  st.bindOptionalText(18, f.comparative_experiment_id);
+  bindJsonOrNull(st, 19, f.feedback_config);
   if (auto done = st.run(); !done) {
     if (done.error().code == core::ErrorCode::kAlreadyExists) {
       return Error::alreadyExists(fmt::format("feedback with the id {} already exists", f.id));
@@ -195,17 +134,12 @@ Result<FeedbackStats> feedbackStatsForProject(Connection& c, std::int64_t ws,
   if (!s) return std::move(s).error();
   (*s)->bindInt64(1, ws).bindText(2, project_id);
   FeedbackStatsAccumulator stats;
-  for (;;) {
-    auto row = (*s)->step();
-    if (!row) return std::move(row).error();
-    if (!*row) break;
-    const Statement& st = **s;
-    std::optional<double> score;
-    if (!st.columnIsNull(1)) score = st.columnDouble(1);
+  auto walked = eachRow(**s, [&](const Statement& st) {
     std::optional<std::string_view> value;
     if (!st.columnIsNull(2)) value = st.columnText(2);
-    stats.add(st.columnText(0), score, value, st.columnInt64(3) != 0);
-  }
+    stats.add(st.columnText(0), st.optionalDouble(1), value, st.columnInt64(3) != 0);
+  });
+  if (!walked) return walked.error();
   return std::move(stats).finish();
 }
 
@@ -268,12 +202,12 @@ asio::awaitable<Result<Feedback>> FeedbackStore::update(std::string workspace_id
       st.bindNull(4);
     }
     st.bindInt64(5, update.value ? 1 : 0);
-    bindJson(st, 6, update.value ? *update.value : json::value());
+    bindJsonOrNull(st, 6, update.value ? *update.value : json::value());
     st.bindInt64(7, update.correction ? 1 : 0);
-    bindJson(st, 8, update.correction ? *update.correction : json::value());
+    bindJsonOrNull(st, 8, update.correction ? *update.correction : json::value());
     st.bindInt64(9, update.comment ? 1 : 0);
-    bindOptionalText(st, 10, update.comment);
-    st.bindInt64(11, nowMicros());
+    st.bindOptionalText(10, update.comment);
+    st.bindInt64(11, core::unixMicrosNow());
     if (auto done = st.run(); !done) return done.error();
     if (c.changes() == 0) return missing(id);
     auto found = selectOne(c, **ws, id);
@@ -310,31 +244,22 @@ asio::awaitable<Result<std::vector<Feedback>>> FeedbackStore::list(std::string w
     auto ws = tenants_.lookup(c, workspace_id, false);
     if (!ws) return std::move(ws).error();
     if (!*ws) return out;
-    std::string sql(kSelect);
-    std::vector<SqlValue> params{**ws};
-    if (!query.run_ids.empty()) sql += " AND f.run_id IN " + inList(params, query.run_ids);
-    if (!query.keys.empty()) sql += " AND f.key IN " + inList(params, query.keys);
-    if (!query.source_types.empty()) {
-      sql += " AND f.source_type IN " + inList(params, query.source_types);
-    }
+    Sql sql;
+    sql.add(kSelect)
+        .bind(**ws)
+        .andIn("f.run_id", query.run_ids)
+        .andIn("f.key", query.keys)
+        .andIn("f.source_type", query.source_types);
     if (!query.session_ids.empty()) {
-      sql += " AND (f.session_id IN " + inList(params, query.session_ids);
-      sql += " OR s.id IN " + inList(params, query.session_ids) + ")";
+      sql.add(" AND (f.session_id IN ").in(query.session_ids);
+      sql.add(" OR s.id IN ").in(query.session_ids).add(")");
     }
-    if (query.has_score)
-      sql += *query.has_score ? " AND f.score IS NOT NULL" : " AND f.score IS NULL";
-    sql += " ORDER BY f.created_at, f.seq LIMIT ? OFFSET ?";
-    params.emplace_back(static_cast<std::int64_t>(query.limit));
-    params.emplace_back(static_cast<std::int64_t>(query.offset));
-    auto s = c.prepare(sql);
-    if (!s) return std::move(s).error();
-    bindAll(*s, params);
-    for (;;) {
-      auto row = s->step();
-      if (!row) return std::move(row).error();
-      if (!*row) break;
-      out.push_back(readFeedback(*s));
+    if (query.has_score) {
+      sql.add(*query.has_score ? " AND f.score IS NOT NULL" : " AND f.score IS NULL");
     }
+    sql.add(" ORDER BY f.created_at, f.seq").page(query.limit, query.offset);
+    auto walked = eachRow(c, sql, [&](const Statement& row) { out.push_back(readFeedback(row)); });
+    if (!walked) return walked.error();
     return out;
   };
   auto result = co_await database_.read<std::vector<Feedback>>(std::move(job));

@@ -6,15 +6,16 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
+#include <type_traits>
 #include <utility>
 
 #include "core/ids.h"
 #include "core/json_text.h"
 #include "core/time.h"
+#include "store/sqlite/statement_helpers.h"
 #include "tracing/query/sql_compiler.h"
 #include "tracing/store/stats.h"
 
@@ -26,41 +27,20 @@ namespace json = boost::json;
 using core::Error;
 using core::Result;
 using core::Status;
+using store::sqlite::appendIn;
 using store::sqlite::Connection;
+using store::sqlite::eachRow;
+using store::sqlite::Sql;
 using store::sqlite::Statement;
+
+// The filter compiler's parameters bind as they are.
+static_assert(std::is_same_v<query::SqlValue, store::sqlite::SqlValue>);
 
 // The FTS rowid of a run's text version: run.seq * 256 + version (see migration 2).
 constexpr std::int64_t kTextVersions = 256;
 
-std::int64_t nowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // ---- binding helpers ----
 
-void bindOptionalText(Statement& s, int i, const std::optional<std::string>& v) {
-  if (v) {
-    s.bindText(i, *v);
-  } else {
-    s.bindNull(i);
-  }
-}
-void bindOptionalInt(Statement& s, int i, const std::optional<std::int64_t>& v) {
-  if (v) {
-    s.bindInt64(i, *v);
-  } else {
-    s.bindNull(i);
-  }
-}
-void bindOptionalDouble(Statement& s, int i, const std::optional<double>& v) {
-  if (v) {
-    s.bindDouble(i, *v);
-  } else {
-    s.bindNull(i);
-  }
-}
 void bindFigure(Statement& s, int i, const std::optional<TokenFigure>& v) {
   if (v) {
     s.bindInt64(i, v->value);
@@ -69,12 +49,10 @@ void bindFigure(Statement& s, int i, const std::optional<TokenFigure>& v) {
   }
 }
 void bindStored(Statement& s, int i, const std::optional<StoredJson>& v) {
-  if (!v) {
-    s.bindNull(i);
-  } else if (v->compressed) {
-    s.bindBlob(i, v->bytes);
+  if (v) {
+    bindStoredJson(s, i, *v);
   } else {
-    s.bindText(i, v->bytes);
+    s.bindNull(i);
   }
 }
 void bindNonEmpty(Statement& s, int i, const std::string& v) {
@@ -83,23 +61,6 @@ void bindNonEmpty(Statement& s, int i, const std::string& v) {
   } else {
     s.bindText(i, v);
   }
-}
-
-void bindSqlValue(Statement& s, int i, const query::SqlValue& value) {
-  std::visit(
-      [&](const auto& v) {
-        using V = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<V, std::nullptr_t>) {
-          s.bindNull(i);
-        } else if constexpr (std::is_same_v<V, std::int64_t>) {
-          s.bindInt64(i, v);
-        } else if constexpr (std::is_same_v<V, double>) {
-          s.bindDouble(i, v);
-        } else {
-          s.bindText(i, v);
-        }
-      },
-      value);
 }
 
 // Parameters ?1..?31 of the runs columns, shared by the insert and the update of a run.
@@ -123,27 +84,27 @@ void bindRunRow(Statement& s, std::int64_t ws, std::optional<std::int64_t> sessi
                 const RunRow& row) {
   const RunFields& f = row.fields;
   s.bindInt64(1, ws).bindText(2, f.id);
-  bindOptionalInt(s, 3, session);
-  bindOptionalText(s, 4, f.trace_id);
-  bindOptionalText(s, 5, f.parent_run_id);
-  bindOptionalText(s, 6, f.dotted_order);
-  bindOptionalText(s, 7, f.name);
-  bindOptionalText(s, 8, f.run_type);
+  s.bindOptionalInt64(3, session);
+  s.bindOptionalText(4, f.trace_id);
+  s.bindOptionalText(5, f.parent_run_id);
+  s.bindOptionalText(6, f.dotted_order);
+  s.bindOptionalText(7, f.name);
+  s.bindOptionalText(8, f.run_type);
   s.bindText(9, row.status);
-  bindOptionalInt(s, 10, f.start_time);
-  bindOptionalInt(s, 11, f.end_time);
-  bindOptionalDouble(s, 12, f.latency_seconds);
-  bindOptionalText(s, 13, f.error);
+  s.bindOptionalInt64(10, f.start_time);
+  s.bindOptionalInt64(11, f.end_time);
+  s.bindOptionalDouble(12, f.latency_seconds);
+  s.bindOptionalText(13, f.error);
   s.bindInt64(14, row.is_root ? 1 : 0);
-  bindOptionalText(s, 15, f.reference_example_id);
-  bindOptionalText(s, 16, row.thread_id);
-  bindOptionalText(s, 17, f.model);
+  s.bindOptionalText(15, f.reference_example_id);
+  s.bindOptionalText(16, row.thread_id);
+  s.bindOptionalText(17, f.model);
   bindFigure(s, 18, f.prompt_tokens);
   bindFigure(s, 19, f.completion_tokens);
   bindFigure(s, 20, f.total_tokens);
-  bindOptionalDouble(s, 21, row.prompt_cost);
-  bindOptionalDouble(s, 22, row.completion_cost);
-  bindOptionalDouble(s, 23, row.total_cost);
+  s.bindOptionalDouble(21, row.prompt_cost);
+  s.bindOptionalDouble(22, row.completion_cost);
+  s.bindOptionalDouble(23, row.total_cost);
   bindNonEmpty(s, 24, row.figure_sources);
   bindNonEmpty(s, 25, row.tags_json);
   bindStored(s, 26, row.inputs);
@@ -160,11 +121,6 @@ constexpr std::string_view kSelectForMerge =
     "SELECT seq, session, text_versions, trace_id, parent_run_id, dotted_order, name, run_type, "
     "start_time, end_time, error, reference_example_id, tags, inputs, outputs, events, extra, "
     "serialized, posted FROM runs WHERE ws = ?1 AND id = ?2";
-
-std::optional<std::string> textColumn(const Statement& s, int c) {
-  if (s.columnIsNull(c)) return std::nullopt;
-  return std::string(s.columnText(c));
-}
 
 Result<std::optional<json::value>> jsonColumn(const Statement& s, int c) {
   if (s.columnIsNull(c)) return std::optional<json::value>();
@@ -184,19 +140,19 @@ struct StoredRun {
 Result<StoredRun> readStoredRun(const Statement& s, const std::string& id) {
   StoredRun out;
   out.seq = s.columnInt64(0);
-  if (!s.columnIsNull(1)) out.session = s.columnInt64(1);
+  out.session = s.optionalInt64(1);
   out.text_versions = s.columnInt64(2);
   RunFields& f = out.fields;
   f.id = id;
-  f.trace_id = textColumn(s, 3);
-  f.parent_run_id = textColumn(s, 4);
-  f.dotted_order = textColumn(s, 5);
-  f.name = textColumn(s, 6);
-  f.run_type = textColumn(s, 7);
-  if (!s.columnIsNull(8)) f.start_time = s.columnInt64(8);
-  if (!s.columnIsNull(9)) f.end_time = s.columnInt64(9);
-  f.error = textColumn(s, 10);
-  f.reference_example_id = textColumn(s, 11);
+  f.trace_id = s.optionalText(3);
+  f.parent_run_id = s.optionalText(4);
+  f.dotted_order = s.optionalText(5);
+  f.name = s.optionalText(6);
+  f.run_type = s.optionalText(7);
+  f.start_time = s.optionalInt64(8);
+  f.end_time = s.optionalInt64(9);
+  f.error = s.optionalText(10);
+  f.reference_example_id = s.optionalText(11);
   if (!s.columnIsNull(12)) {
     boost::system::error_code ec;
     json::value tags = json::parse(s.columnText(12), ec);
@@ -464,17 +420,17 @@ Project projectRow(const Statement& s) {
   Project p;
   p.id = s.columnText(0);
   p.name = s.columnText(1);
-  p.description = textColumn(s, 2);
+  p.description = s.optionalText(2);
   if (!s.columnIsNull(3)) {
     boost::system::error_code ec;
     p.extra = json::parse(s.columnText(3), ec);
     if (ec) p.extra = nullptr;
   }
-  p.reference_dataset_id = textColumn(s, 4);
+  p.reference_dataset_id = s.optionalText(4);
   p.start_time = s.columnInt64(5);
-  if (!s.columnIsNull(6)) p.end_time = s.columnInt64(6);
-  if (!s.columnIsNull(7)) p.num_examples = s.columnInt64(7);
-  if (!s.columnIsNull(8)) p.num_repetitions = s.columnInt64(8);
+  p.end_time = s.optionalInt64(6);
+  p.num_examples = s.optionalInt64(7);
+  p.num_repetitions = s.optionalInt64(8);
   if (!s.columnIsNull(9)) {
     boost::system::error_code ec;
     p.evaluator_keys = json::parse(s.columnText(9), ec);
@@ -502,17 +458,17 @@ Result<std::int64_t> insertProject(Connection& c, std::int64_t ws, const Project
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!s) return std::move(s).error();
   (*s)->bindInt64(1, ws).bindText(2, p.id).bindText(3, p.name);
-  bindOptionalText(**s, 4, p.description);
+  (*s)->bindOptionalText(4, p.description);
   if (p.extra.is_null()) {
     (*s)->bindNull(5);
   } else {
     (*s)->bindText(5, json::serialize(p.extra));
   }
-  bindOptionalText(**s, 6, p.reference_dataset_id);
+  (*s)->bindOptionalText(6, p.reference_dataset_id);
   (*s)->bindInt64(7, p.start_time);
-  bindOptionalInt(**s, 8, p.end_time);
-  bindOptionalInt(**s, 9, p.num_examples);
-  bindOptionalInt(**s, 10, p.num_repetitions);
+  (*s)->bindOptionalInt64(8, p.end_time);
+  (*s)->bindOptionalInt64(9, p.num_examples);
+  (*s)->bindOptionalInt64(10, p.num_repetitions);
   if (p.evaluator_keys.is_null()) {
     (*s)->bindNull(11);
   } else {
@@ -644,22 +600,6 @@ std::vector<Driver> sideTableDrivers(const query::FilterExpr& expr, std::int64_t
   return drivers;
 }
 
-// Appends " AND <column> IN (?, ?, ...)" with one placeholder and parameter per value.
-template <class T>
-void appendIn(std::string& sql, std::vector<query::SqlValue>& params, std::string_view column,
-              const std::vector<T>& values) {
-  sql += fmt::format(" AND {} IN (?", column);
-  for (std::size_t i = 1; i < values.size(); ++i) sql += ", ?";
-  sql += ")";
-  for (const T& value : values) params.emplace_back(value);
-}
-
-void bindAll(Statement& s, const std::vector<query::SqlValue>& params) {
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    bindSqlValue(s, static_cast<int>(i + 1), params[i]);
-  }
-}
-
 // The driver naming the fewest runs, if it names fewer than kDriveFromSideTableBelow.
 Result<std::optional<Driver>> pickDriver(Connection& c, std::vector<Driver> drivers) {
   std::optional<Driver> best;
@@ -668,7 +608,7 @@ Result<std::optional<Driver>> pickDriver(Connection& c, std::vector<Driver> driv
     auto count = c.prepare(fmt::format("SELECT count(*) FROM ({} LIMIT {})", driver.subquery,
                                        kDriveFromSideTableBelow));
     if (!count) return std::move(count).error();
-    bindAll(*count, driver.params);
+    count->bindAll(driver.params);
     auto row = count->step();
     if (!row) return std::move(row).error();
     const std::int64_t n = count->columnInt64(0);
@@ -755,7 +695,7 @@ Result<std::int64_t> RunStore::projectForRun(Connection& connection, std::int64_
     Project project;
     project.id = core::newUuidV7();
     project.name = name;
-    project.start_time = payload.start_time.value_or(nowMicros());
+    project.start_time = payload.start_time.value_or(core::unixMicrosNow());
     auto inserted = insertProject(connection, ws, project);
     if (!inserted) return inserted;
     seq = *inserted;
@@ -1108,7 +1048,7 @@ asio::awaitable<Result<RunPage>> RunStore::queryRuns(std::string workspace_id, R
 
     auto s = c.prepare(sql);
     if (!s) return std::move(s).error();
-    bindAll(*s, params);
+    s->bindAll(params);
     std::optional<Cursor> last;
     for (;;) {
       auto row = s->step();
@@ -1159,7 +1099,7 @@ asio::awaitable<Result<std::vector<TraceRun>>> RunStore::traceRuns(std::string w
         return rendered.error();
       }
       run.id = (*s)->columnText(kId);
-      run.parent_run_id = textColumn(**s, kParentRunId);
+      run.parent_run_id = (*s)->optionalText(kParentRunId);
       runs.push_back(std::move(run));
     }
     if (runs.empty()) return missing;
@@ -1197,35 +1137,17 @@ asio::awaitable<Result<std::vector<Project>>> RunStore::listProjects(std::string
     if (!ws) return std::move(ws).error();
     std::vector<Project> out;
     if (!*ws) return out;
-    std::string sql = fmt::format("SELECT {} FROM sessions WHERE ws = ?", kProjectColumns);
-    std::vector<query::SqlValue> params{**ws};
-    if (!query.ids.empty()) appendIn(sql, params, "id", query.ids);
-    if (query.name) {
-      sql += " AND name = ?";
-      params.emplace_back(*query.name);
-    }
-    if (query.name_contains) {
-      sql += " AND instr(lower(name), lower(?)) > 0";
-      params.emplace_back(*query.name_contains);
-    }
-    if (query.reference_dataset_id) {
-      sql += " AND reference_dataset_id = ?";
-      params.emplace_back(*query.reference_dataset_id);
-    }
-    sql += " ORDER BY start_time DESC, seq DESC LIMIT ? OFFSET ?";
-    params.emplace_back(static_cast<std::int64_t>(query.limit));
-    params.emplace_back(static_cast<std::int64_t>(query.offset));
-    auto s = c.prepare(sql);
-    if (!s) return std::move(s).error();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      bindSqlValue(*s, static_cast<int>(i + 1), params[i]);
-    }
-    for (;;) {
-      auto row = s->step();
-      if (!row) return std::move(row).error();
-      if (!*row) break;
-      out.push_back(projectRow(*s));
-    }
+    Sql sql;
+    sql.add(fmt::format("SELECT {} FROM sessions WHERE ws = ?", kProjectColumns))
+        .bind(**ws)
+        .andIn("id", query.ids)
+        .andEqual("name", query.name)
+        .andContains("name", query.name_contains)
+        .andEqual("reference_dataset_id", query.reference_dataset_id)
+        .add(" ORDER BY start_time DESC, seq DESC")
+        .page(query.limit, query.offset);
+    auto walked = eachRow(c, sql, [&](const Statement& row) { out.push_back(projectRow(row)); });
+    if (!walked) return walked.error();
     return out;
   };
   auto result = co_await database_.read<std::vector<Project>>(std::move(job));
@@ -1260,13 +1182,13 @@ asio::awaitable<Result<Project>> RunStore::updateProject(std::string workspace_i
         "WHERE ws = ?1 AND id = ?2");
     if (!s) return std::move(s).error();
     (*s)->bindInt64(1, ws).bindText(2, id).bindText(3, p.name);
-    bindOptionalText(**s, 4, p.description);
+    (*s)->bindOptionalText(4, p.description);
     if (p.extra.is_null()) {
       (*s)->bindNull(5);
     } else {
       (*s)->bindText(5, json::serialize(p.extra));
     }
-    bindOptionalInt(**s, 6, p.end_time);
+    (*s)->bindOptionalInt64(6, p.end_time);
     if (auto done = (*s)->run(); !done) {
       if (done.error().code == core::ErrorCode::kAlreadyExists) {
         return Error::alreadyExists(

@@ -57,4 +57,9 @@ core::Result<std::string> decompressStoredJson(std::string_view blob) {
   return out;
 }
 
+store::sqlite::Statement& bindStoredJson(store::sqlite::Statement& s, int index,
+                                         const StoredJson& value) {
+  return value.compressed ? s.bindBlob(index, value.bytes) : s.bindText(index, value.bytes);
+}
+
 }  // namespace pharos::tracing

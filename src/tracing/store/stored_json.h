@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "store/sqlite/database.h"
 
 namespace pharos::tracing {
 
@@ -25,5 +26,9 @@ StoredJson encodeStoredJson(std::string json_text);
 
 // The JSON text back from a compressed BLOB. kInternal when the blob is damaged.
 core::Result<std::string> decompressStoredJson(std::string_view blob);
+
+// Binds `value` as its column holds it: a BLOB when compressed, TEXT otherwise.
+store::sqlite::Statement& bindStoredJson(store::sqlite::Statement& s, int index,
+                                         const StoredJson& value);
 
 }  // namespace pharos::tracing
