@@ -336,7 +336,7 @@ http::Awaitable<Response> createDatasetHandler(std::shared_ptr<DatasetStore> sto
   auto extra = objectMember(*body, "extra");
   if (!extra) co_return Response::fromError(extra.error());
   if (*extra) d.extra = std::move(**extra);
-  d.created_at = d.modified_at = tracing::nowMicros();
+  d.created_at = d.modified_at = core::unixMicrosNow();
   const std::string& workspace = request.identity().workspace_id;
   auto created_call = store->createDataset(workspace, std::move(d));
   auto created = co_await std::move(created_call);

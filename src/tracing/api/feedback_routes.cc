@@ -168,7 +168,7 @@ Result<Feedback> parseFeedbackCreate(const json::object& body) {
   PHAROS_TRY(f.start_time, optionalTime(body, "start_time"));
   std::optional<std::int64_t> created_at;
   PHAROS_TRY(created_at, optionalTime(body, "created_at"));
-  f.created_at = created_at.value_or(nowMicros());
+  f.created_at = created_at.value_or(core::unixMicrosNow());
   f.modified_at = f.created_at;
   return f;
 }

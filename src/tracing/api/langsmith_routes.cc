@@ -535,7 +535,7 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
         }
         auto start = optionalTime(*body, "start_time");
         if (!start) co_return Response::fromError(start.error());
-        project.start_time = start->value_or(nowMicros());
+        project.start_time = start->value_or(core::unixMicrosNow());
         auto end = optionalTime(*body, "end_time");
         if (!end) co_return Response::fromError(end.error());
         project.end_time = *end;
@@ -654,7 +654,7 @@ void addLangSmithRoutes(http::Router& router, std::shared_ptr<RunStore> store,
                auto id = uuidParam(request, "session_id");
                if (!id) co_return Response::fromError(id.error());
                StatsQuery q;
-               q.to = nowMicros() + 1;
+               q.to = core::unixMicrosNow() + 1;
                q.from = q.to - 24LL * 3600 * 1'000'000;
                q.interval = 3600LL * 1'000'000;
                if (auto text = request.query("start_time")) {

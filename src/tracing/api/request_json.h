@@ -12,15 +12,9 @@
 #include <vector>
 
 #include "core/result.h"
-#include "core/time.h"
 #include "http/message.h"
 
 namespace pharos::tracing {
-
-// The routes' name for the clock of stored timestamps (Unix microseconds).
-inline std::int64_t nowMicros() {
-  return core::unixMicrosNow();
-}
 
 core::Result<boost::json::value> parseBody(const http::Request& request);
 core::Result<boost::json::object> parseObjectBody(const http::Request& request);

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "store/sqlite/database.h"
 #include "tracing/query/filter_ast.h"
 
 namespace pharos::tracing::query {
@@ -57,7 +58,8 @@ inline constexpr std::size_t kMaxSqlNesting = 10;
 // tree_filter) plus its own parameters into one; a 64 KiB has(metadata, ...) could need ~27000.
 inline constexpr std::size_t kMaxSqlParams = 8000;
 
-using SqlValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+// One bound value, as the store binds it.
+using SqlValue = store::sqlite::SqlValue;
 
 struct SqlFilter {
   std::string sql;

@@ -34,7 +34,6 @@ using store::sqlite::Sql;
 using store::sqlite::Statement;
 
 // The filter compiler's parameters bind as they are.
-static_assert(std::is_same_v<query::SqlValue, store::sqlite::SqlValue>);
 
 // The FTS rowid of a run's text version: run.seq * 256 + version (see migration 2).
 constexpr std::int64_t kTextVersions = 256;
