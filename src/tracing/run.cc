@@ -491,8 +491,15 @@ void deriveUsage(RunFields& run) {
     run.status = RunStatus::kPending;
   }
   run.latency_seconds.reset();
-  if (run.start_time && run.end_time && *run.end_time >= *run.start_time) {
-    run.latency_seconds = static_cast<double>(*run.end_time - *run.start_time) / 1e6;
+  if (run.start_time && run.end_time) {
+    // The JS SDK's end times are whole milliseconds while its start times carry execution-order
+    // microseconds (from the dotted order), so a run that ends within its first millisecond can
+    // end "before" it started: that is a latency of 0. An end earlier than that is bad data.
+    constexpr std::int64_t kEndTimeResolution = 1000;
+    const std::int64_t micros = *run.end_time - *run.start_time;
+    if (micros > -kEndTimeResolution) {
+      run.latency_seconds = static_cast<double>(std::max<std::int64_t>(micros, 0)) / 1e6;
+    }
   }
   run.model.reset();
   run.prompt_tokens.reset();

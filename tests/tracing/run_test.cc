@@ -284,6 +284,25 @@ TEST(RunDerive, Status) {
   EXPECT_EQ(runStatusName(run.status), "error");
 }
 
+TEST(RunDerive, LatencyOfARunEndingWithinTheMillisecondOfItsMicrosecondStartIsZero) {
+  const std::string id = R"("id":")" + std::string(kChild) + R"(")";
+  // Start from a dotted order with execution-order microseconds, end in whole milliseconds.
+  RunFields run = post("{" + id +
+                       R"(,"start_time":"2024-01-01T00:00:00.000005Z","end_time":1704067200000})");
+  deriveUsage(run);
+  ASSERT_TRUE(run.latency_seconds.has_value());
+  EXPECT_EQ(*run.latency_seconds, 0.0);
+  run = post("{" + id +
+             R"(,"start_time":"2024-01-01T00:00:00.000005Z","end_time":1704067200250})");
+  deriveUsage(run);
+  ASSERT_TRUE(run.latency_seconds.has_value());
+  EXPECT_NEAR(*run.latency_seconds, 0.249995, 1e-9);
+  // An end a whole second before the start is not a duration.
+  run = post("{" + id + R"(,"start_time":"2024-01-01T00:00:01Z","end_time":1704067200000})");
+  deriveUsage(run);
+  EXPECT_FALSE(run.latency_seconds.has_value());
+}
+
 struct UsageCase {
   std::string fields;  // appended to {"id":...,"run_type":"llm"
   std::optional<TokenFigure> prompt;
