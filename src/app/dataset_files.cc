@@ -108,7 +108,8 @@ asio::awaitable<Result<LoadedDatasetFile>> loadDatasetFile(eval::PharosApi& api,
   }
   if (!dataset) co_return std::move(dataset).error();
   loaded.dataset = std::move(*dataset);
-  const std::string dataset_id(loaded.dataset.at("id").as_string());
+  const std::string dataset_id = stringAt(loaded.dataset, "id");
+  if (dataset_id.empty()) co_return Error::internal("the server's dataset answer has no id");
 
   auto inputs_schema = datasetSchema(loaded.dataset, "inputs_schema_definition");
   if (!inputs_schema) co_return std::move(inputs_schema).error();
@@ -149,9 +150,7 @@ asio::awaitable<Result<LoadedDatasetFile>> loadDatasetFile(eval::PharosApi& api,
   if (!existing) co_return std::move(existing).error();
   std::unordered_set<std::string> known;
   for (const json::value& example : *existing) {
-    if (const auto* id = example.get_object().if_contains("id"); id && id->is_string()) {
-      known.emplace(id->get_string());
-    }
+    if (std::string id = stringAt(example, "id"); !id.empty()) known.emplace(std::move(id));
   }
   // A file exported from another dataset carries that dataset's ids; examples belong to one
   // dataset, so such rows get the id their content gives them here.
@@ -167,13 +166,8 @@ asio::awaitable<Result<LoadedDatasetFile>> loadDatasetFile(eval::PharosApi& api,
     if (!elsewhere) co_return std::move(elsewhere).error();
     std::unordered_set<std::string> foreign;
     for (const json::value& example : *elsewhere) {
-      const json::object& object = example.get_object();
-      const json::value* id = object.if_contains("id");
-      const json::value* owner = object.if_contains("dataset_id");
-      if (id && id->is_string() && owner && owner->is_string() &&
-          owner->get_string() != dataset_id) {
-        foreign.emplace(id->get_string());
-      }
+      const std::string owner = stringAt(example, "dataset_id");
+      if (!owner.empty() && owner != dataset_id) foreign.emplace(stringAt(example, "id"));
     }
     for (std::size_t i = 0; i < loaded.rows.size(); ++i) {
       if (!foreign.contains(loaded.row_ids[i])) continue;

@@ -21,7 +21,7 @@ asio::awaitable<int> importDataset(ServerClient& client, DatasetsImportOptions o
   auto loaded = co_await std::move(load);
   if (!loaded) co_return reportFailure(loaded.error());
   for (const RejectedRow& row : loaded->rejected) fmt::print(stderr, "{}\n", row.message);
-  const std::string name(loaded->dataset.at("name").as_string());
+  const std::string name = stringAt(loaded->dataset, "name");
   if (options.strict && !loaded->rejected.empty()) {
     fmt::print(stderr, "pharos: {} bad row(s); --strict: nothing imported into {}\n",
                loaded->rejected.size(), name);
@@ -43,8 +43,7 @@ asio::awaitable<int> exportDataset(ServerClient& client, DatasetsExportOptions o
   if (!dataset) co_return reportFailure(dataset.error());
   std::optional<std::string> as_of;
   if (!options.as_of.empty()) as_of = options.as_of;
-  auto list =
-      client.api->listExamples(std::string(dataset->at("id").as_string()), options.splits, as_of);
+  auto list = client.api->listExamples(stringAt(*dataset, "id"), options.splits, as_of);
   auto examples = co_await std::move(list);
   if (!examples) co_return reportFailure(examples.error());
   const std::vector<eval::ExportedExample> exported = toExported(*examples);
@@ -75,14 +74,14 @@ asio::awaitable<int> listDatasets(ServerClient& client, DatasetsListOptions opti
   }
   fmt::print("{:<36}  {:>8}  {:>11}  {}\n", "ID", "EXAMPLES", "EXPERIMENTS", "NAME");
   for (const json::value& item : *datasets) {
+    if (!item.is_object()) continue;
     const json::object& dataset = item.get_object();
     const auto number = [&](std::string_view key) {
       const json::value* value = dataset.if_contains(key);
       return value != nullptr && value->is_int64() ? value->get_int64() : std::int64_t{0};
     };
-    fmt::print("{:<36}  {:>8}  {:>11}  {}\n", dataset.at("id").as_string().c_str(),
-               number("example_count"), number("session_count"),
-               dataset.at("name").as_string().c_str());
+    fmt::print("{:<36}  {:>8}  {:>11}  {}\n", stringAt(item, "id"), number("example_count"),
+               number("session_count"), stringAt(item, "name"));
   }
   co_return 0;
 }

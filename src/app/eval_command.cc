@@ -75,12 +75,6 @@ std::string randomHex(std::size_t digits) {
   return core::toHex(core::randomBytes((digits + 1) / 2)).substr(0, digits);
 }
 
-std::string stringAt(const json::value& object, std::string_view key) {
-  if (!object.is_object()) return {};
-  const json::value* value = object.get_object().if_contains(key);
-  return value != nullptr && value->is_string() ? std::string(value->get_string()) : std::string();
-}
-
 // The reference outputs' single key when every example with outputs has exactly that one.
 std::string defaultOutputKey(const std::vector<eval::RunnerExample>& examples) {
   std::string key;
@@ -367,7 +361,17 @@ asio::awaitable<int> runEval(ServerClient& client, EvalOptions options) {
   auto own = client.api->compare(dataset_id, {experiment_id});
   auto own_compare = co_await std::move(own);
   if (!own_compare) co_return reportFailure(own_compare.error());
-  const json::value stats = own_compare->at("experiments").at(0).at("stats");
+  const json::value* stats = nullptr;
+  if (const auto* experiments =
+          own_compare->is_object() ? own_compare->get_object().if_contains("experiments") : nullptr;
+      experiments != nullptr && experiments->is_array() && !experiments->get_array().empty() &&
+      experiments->get_array()[0].is_object()) {
+    stats = experiments->get_array()[0].get_object().if_contains("stats");
+  }
+  if (stats == nullptr) {
+    co_return reportFailure(Error::internal(
+        "GET /datasets/{id}/compare: the server's answer has no stats for the experiment"));
+  }
 
   std::optional<json::value> comparison;
   if (options.compare > 0 || !options.baselines.empty()) {
@@ -388,7 +392,7 @@ asio::awaitable<int> runEval(ServerClient& client, EvalOptions options) {
     json::object out;
     out["experiment"] = {{"id", experiment_id}, {"name", experiment_name}};
     out["dataset"] = {{"id", dataset_id}, {"name", dataset_name}};
-    out["summary"] = stats;
+    out["summary"] = *stats;
     json::array error_list;
     for (const eval::SummaryError& error : errors) {
       json::object entry{{"example_id", error.example_id}, {"message", error.message}};
@@ -399,7 +403,7 @@ asio::awaitable<int> runEval(ServerClient& client, EvalOptions options) {
     if (comparison) out["compare"] = *comparison;
     fmt::print("{}\n", json::serialize(out));
   } else {
-    fmt::print("{}", eval::renderExperimentSummary(experiment_name, dataset_name, stats, errors));
+    fmt::print("{}", eval::renderExperimentSummary(experiment_name, dataset_name, *stats, errors));
     if (comparison) {
       auto table = eval::renderCompareTable(*comparison);
       if (!table) co_return reportFailure(table.error());

@@ -37,6 +37,12 @@ core::Result<std::unique_ptr<ServerClient>> connectToServer(const CommonOptions&
   return client;
 }
 
+std::string stringAt(const boost::json::value& object, std::string_view key) {
+  if (!object.is_object()) return {};
+  const boost::json::value* value = object.get_object().if_contains(key);
+  return value != nullptr && value->is_string() ? std::string(value->get_string()) : std::string();
+}
+
 int reportFailure(const core::Error& error) {
   fmt::print(stderr, "pharos: {}\n", error.message);
   return 1;

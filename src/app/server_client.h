@@ -2,6 +2,8 @@
 // server is and which key to send.
 #pragma once
 
+#include <boost/json/value.hpp>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +36,10 @@ core::Result<std::chrono::milliseconds> parseCommandDuration(std::string_view te
 // A whole file; kInvalidArgument naming it when it cannot be read.
 core::Result<std::string> readWholeFile(const std::string& path);
 
+// The string member `key` of a server answer, or "" when `object` is not an object or the member
+// is missing or not a string: answers are read defensively, an odd one is an error, not a crash.
+std::string stringAt(const boost::json::value& object, std::string_view key);
+
 // Prints "pharos: <message>" to stderr; returns exit code 1.
 int reportFailure(const core::Error& error);
 
@@ -44,10 +50,19 @@ int runAgainstServer(const CommonOptions& common, const Options& options,
                      asio::awaitable<int> (*body)(ServerClient&, Options)) {
   auto client = connectToServer(common, options.remote);
   if (!client) return reportFailure(client.error());
+  // The pool's idle connections belong to runSync's I/O context: they are closed while it still
+  // exists, whether the command returns or throws.
   const int code = runSync([&]() -> asio::awaitable<int> {
-    auto run = body(**client, options);
-    const int result = co_await std::move(run);
+    std::exception_ptr failure;
+    int result = 1;
+    try {
+      auto run = body(**client, options);
+      result = co_await std::move(run);
+    } catch (...) {
+      failure = std::current_exception();
+    }
     (*client)->pool.clear();
+    if (failure) std::rethrow_exception(failure);
     co_return result;
   }());
   return code;

@@ -223,6 +223,20 @@ describe(`langsmith ${langsmithVersion}: updating and deleting datasets and exam
     await assert.rejects(client.readExample(id('a')), /404|not found/i);
   });
 
+  test('one request writes at most 10,000 examples, and says so', TEST_TIMEOUT, async () => {
+    const dataset = await client.createDataset('qa-bulk');
+    const body = Array.from({ length: 10_001 }, (_, i) => ({
+      dataset_id: dataset.id, inputs: { question: `q${i}` },
+    }));
+    const response = await fetch(`${pharos.baseUrl}/api/v1/examples/bulk`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    assert.equal(response.status, 400, text);
+    assert.match(text, /10001 examples in one request; send at most 10000/);
+    assert.equal((await listAll(client, { datasetId: dataset.id })).length, 0);
+  });
+
   test('listDatasets, updateDataset and deleteDataset', TEST_TIMEOUT, async () => {
     const dataset = await client.createDataset('qa-lifecycle', { description: 'first' });
     const listed = await collect(client.listDatasets({ datasetNameContains: 'lifecycle' }));

@@ -36,6 +36,10 @@ using tracing::uuidParam;
 // LangSmith's page size ceiling; a larger limit is served as a page of this size and the client
 // pages on (it stops at a short page).
 constexpr std::size_t kMaxPageLimit = 100;
+// Examples one request may write: each becomes bound values of the store's statements, and
+// SQLite binds at most 32,766 per statement. Larger imports go in several requests (as
+// `pharos datasets import` sends them, 500 at a time).
+constexpr std::size_t kMaxExamplesPerRequest = 10'000;
 constexpr std::size_t kMaxOffset = std::size_t{1} << 40;
 
 // ---- JSON out ----
@@ -261,6 +265,11 @@ Result<std::vector<ExampleWrite>> decodeMultipart(const Request& request, bool f
   }
   auto uploads = decodeExamplesMultipart(request.body(), *content_type, for_update);
   if (!uploads) return std::move(uploads).error();
+  if (uploads->size() > kMaxExamplesPerRequest) {
+    return Error::invalidArgument(
+        fmt::format("{} examples in one request; send at most {} per request", uploads->size(),
+                    kMaxExamplesPerRequest));
+  }
   std::vector<ExampleWrite> writes;
   writes.reserve(uploads->size());
   for (ExampleUpload& upload : *uploads) {
@@ -500,6 +509,11 @@ http::Awaitable<Response> createExamplesJsonHandler(std::shared_ptr<DatasetStore
     items.push_back(&parsed->get_object());
   }
   if (items.empty()) co_return Response::json(200, "[]");
+  if (items.size() > kMaxExamplesPerRequest) {
+    co_return Response::fromError(Error::invalidArgument(
+        fmt::format("{} examples in one request; send at most {} per request", items.size(),
+                    kMaxExamplesPerRequest)));
+  }
   std::optional<std::string> dataset_id;
   std::vector<ExampleWrite> writes;
   for (std::size_t i = 0; i < items.size(); ++i) {

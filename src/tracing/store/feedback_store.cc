@@ -156,7 +156,8 @@ asio::awaitable<Result<Feedback>> FeedbackStore::create(std::string workspace_id
     if (!*stored) return Error::internal("feedback vanished right after its insert");
     return std::move(**stored);
   };
-  auto result = co_await database_.write<Feedback>(std::move(job));
+  auto pending = database_.write<Feedback>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -171,7 +172,8 @@ asio::awaitable<Result<Feedback>> FeedbackStore::get(std::string workspace_id, s
     if (!*found) return missing(id);
     return std::move(**found);
   };
-  auto result = co_await database_.read<Feedback>(std::move(job));
+  auto pending = database_.read<Feedback>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -215,7 +217,8 @@ asio::awaitable<Result<Feedback>> FeedbackStore::update(std::string workspace_id
     if (!*found) return missing(id);
     return std::move(**found);
   };
-  auto result = co_await database_.write<Feedback>(std::move(job));
+  auto pending = database_.write<Feedback>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
@@ -231,7 +234,8 @@ asio::awaitable<Status> FeedbackStore::remove(std::string workspace_id, std::str
     if (c.changes() == 0) return missing(id);
     return true;
   };
-  auto result = co_await database_.write<bool>(std::move(job));
+  auto pending = database_.write<bool>(std::move(job));
+  auto result = co_await std::move(pending);
   if (!result) co_return result.error();
   co_return Status{};
 }
@@ -262,7 +266,8 @@ asio::awaitable<Result<std::vector<Feedback>>> FeedbackStore::list(std::string w
     if (!walked) return walked.error();
     return out;
   };
-  auto result = co_await database_.read<std::vector<Feedback>>(std::move(job));
+  auto pending = database_.read<std::vector<Feedback>>(std::move(job));
+  auto result = co_await std::move(pending);
   co_return result;
 }
 
