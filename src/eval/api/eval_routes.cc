@@ -10,6 +10,7 @@
 
 #include "core/ids.h"
 #include "core/json_text.h"
+#include "core/json_value.h"
 #include "core/time.h"
 #include "eval/api/examples_multipart.h"
 #include "tracing/api/request_json.h"
@@ -53,7 +54,7 @@ json::object datasetJson(const Dataset& d, const std::string& workspace_id) {
   json::object out;
   out["id"] = d.id;
   out["name"] = d.name;
-  out["description"] = d.description ? json::value(*d.description) : json::value(nullptr);
+  out["description"] = core::optionalJson(d.description);
   out["tenant_id"] = workspace_id;
   out["data_type"] = d.data_type;
   out["inputs_schema_definition"] = d.inputs_schema;
@@ -72,9 +73,9 @@ json::object exampleJson(const Example& e, const std::string& base_url) {
   out["id"] = e.id;
   out["dataset_id"] = e.dataset_id;
   out["inputs"] = e.inputs;
-  out["outputs"] = e.outputs ? json::value(*e.outputs) : json::value(nullptr);
+  out["outputs"] = core::optionalJson(e.outputs);
   out["metadata"] = e.metadata;
-  out["source_run_id"] = e.source_run_id ? json::value(*e.source_run_id) : json::value(nullptr);
+  out["source_run_id"] = core::optionalJson(e.source_run_id);
   out["created_at"] = core::formatIso8601Micros(e.created_at);
   // Required by the JS client: _getDatasetVersion splits it on "T".
   out["modified_at"] = core::formatIso8601Micros(e.modified_at);

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "core/json_text.h"
+#include "core/json_value.h"
 #include "core/time.h"
 #include "store/sqlite/statement_helpers.h"
 #include "tracing/store/feedback_store.h"
@@ -36,15 +37,7 @@ using store::sqlite::Sql;
 using store::sqlite::Statement;
 using tracing::FeedbackStats;
 
-json::value optionalJson(const std::optional<double>& v) {
-  return v ? json::value(*v) : json::value(nullptr);
-}
-json::value optionalJson(const std::optional<std::string>& v) {
-  return v ? json::value(*v) : json::value(nullptr);
-}
-json::value optionalJson(const std::optional<std::int64_t>& v) {
-  return v ? json::value(*v) : json::value(nullptr);
-}
+using core::optionalJson;
 
 // A run or example payload column (JSON text, or a compressed BLOB), or `fallback` when NULL.
 Result<json::value> storedJson(const Statement& s, int c, json::value fallback) {

@@ -10,6 +10,7 @@
 
 #include "core/ids.h"
 #include "core/json_text.h"
+#include "core/json_value.h"
 #include "core/time.h"
 #include "tracing/api/request_json.h"
 
@@ -57,10 +58,6 @@ json::value scoreJson(const std::optional<double>& score) {
     return static_cast<std::int64_t>(*score);
   }
   return *score;
-}
-
-json::value optionalJson(const std::optional<std::string>& text) {
-  return text ? json::value(*text) : json::value(nullptr);
 }
 
 std::size_t codePoints(std::string_view text) {
@@ -244,13 +241,13 @@ Result<FeedbackQuery> parseListQuery(const Request& request) {
 json::object feedbackJson(const Feedback& f) {
   json::object out;
   out["id"] = f.id;
-  out["run_id"] = optionalJson(f.run_id);
-  out["trace_id"] = optionalJson(f.trace_id);
-  out["session_id"] = optionalJson(f.session_id);
+  out["run_id"] = core::optionalJson(f.run_id);
+  out["trace_id"] = core::optionalJson(f.trace_id);
+  out["session_id"] = core::optionalJson(f.session_id);
   out["key"] = f.key;
   out["score"] = scoreJson(f.score);
   out["value"] = f.value;
-  out["comment"] = optionalJson(f.comment);
+  out["comment"] = core::optionalJson(f.comment);
   out["correction"] = f.correction;
   out["feedback_source"] = f.feedback_source;
   out["extra"] = f.extra;

@@ -12,6 +12,7 @@
 
 #include "core/ids.h"
 #include "core/json_text.h"
+#include "core/json_value.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "http/multipart.h"
@@ -182,30 +183,23 @@ json::object projectJson(const Project& p, const std::string& workspace_id,
   out["id"] = p.id;
   out["name"] = p.name;
   out["tenant_id"] = workspace_id;
-  out["description"] = p.description ? json::value(*p.description) : json::value(nullptr);
+  out["description"] = core::optionalJson(p.description);
   out["extra"] = p.extra;
-  out["reference_dataset_id"] =
-      p.reference_dataset_id ? json::value(*p.reference_dataset_id) : json::value(nullptr);
+  out["reference_dataset_id"] = core::optionalJson(p.reference_dataset_id);
   out["start_time"] = core::formatIso8601Micros(p.start_time);
   out["end_time"] =
       p.end_time ? json::value(core::formatIso8601Micros(*p.end_time)) : json::value(nullptr);
-  const auto count = [](const std::optional<std::int64_t>& n) {
-    return n ? json::value(*n) : json::value(nullptr);
-  };
-  out["num_examples"] = count(p.num_examples);
-  out["num_repetitions"] = count(p.num_repetitions);
+  out["num_examples"] = core::optionalJson(p.num_examples);
+  out["num_repetitions"] = core::optionalJson(p.num_repetitions);
   out["evaluator_keys"] = p.evaluator_keys;
   if (stats) {
     out["run_count"] = stats->run_count;
     out["error_rate"] = stats->run_count > 0 ? static_cast<double>(stats->error_count) /
                                                    static_cast<double>(stats->run_count)
                                              : 0.0;
-    const auto opt = [](const std::optional<double>& v) {
-      return v ? json::value(*v) : json::value(nullptr);
-    };
-    out["latency_p50"] = opt(stats->latency_p50);
-    out["latency_p95"] = opt(stats->latency_p95);
-    out["latency_p99"] = opt(stats->latency_p99);
+    out["latency_p50"] = core::optionalJson(stats->latency_p50);
+    out["latency_p95"] = core::optionalJson(stats->latency_p95);
+    out["latency_p99"] = core::optionalJson(stats->latency_p99);
     out["prompt_tokens"] = stats->prompt_tokens;
     out["completion_tokens"] = stats->completion_tokens;
     out["total_tokens"] = stats->total_tokens;
@@ -220,12 +214,9 @@ json::object statsJson(const ProjectStats& s) {
   out["error_count"] = s.error_count;
   out["error_rate"] =
       s.run_count > 0 ? static_cast<double>(s.error_count) / static_cast<double>(s.run_count) : 0.0;
-  const auto opt = [](const std::optional<double>& v) {
-    return v ? json::value(*v) : json::value(nullptr);
-  };
-  out["latency_p50"] = opt(s.latency_p50);
-  out["latency_p95"] = opt(s.latency_p95);
-  out["latency_p99"] = opt(s.latency_p99);
+  out["latency_p50"] = core::optionalJson(s.latency_p50);
+  out["latency_p95"] = core::optionalJson(s.latency_p95);
+  out["latency_p99"] = core::optionalJson(s.latency_p99);
   out["prompt_tokens"] = s.prompt_tokens;
   out["completion_tokens"] = s.completion_tokens;
   out["total_tokens"] = s.total_tokens;

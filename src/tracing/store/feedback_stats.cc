@@ -6,6 +6,8 @@
 #include <boost/json/value.hpp>
 #include <cmath>
 
+#include "core/json_value.h"
+
 namespace pharos::tracing {
 
 namespace {
@@ -21,10 +23,6 @@ std::optional<std::string> valueLabel(std::string_view json_text) {
   if (v.is_null() || v.is_number()) return std::nullopt;
   if (v.is_string()) return std::string(v.get_string());
   return json::serialize(v);
-}
-
-json::value optionalNumber(const std::optional<double>& d) {
-  return d ? json::value(*d) : json::value(nullptr);
 }
 
 }  // namespace
@@ -77,10 +75,10 @@ json::object feedbackStatsJson(const FeedbackStats& stats) {
     for (const auto& [label, count] : k.values) values[label] = count;
     json::object entry;
     entry["n"] = k.n;
-    entry["avg"] = optionalNumber(k.avg);
-    entry["stdev"] = optionalNumber(k.stdev);
-    entry["min"] = optionalNumber(k.min);
-    entry["max"] = optionalNumber(k.max);
+    entry["avg"] = core::optionalJson(k.avg);
+    entry["stdev"] = core::optionalJson(k.stdev);
+    entry["min"] = core::optionalJson(k.min);
+    entry["max"] = core::optionalJson(k.max);
     entry["errors"] = k.errors;
     entry["values"] = std::move(values);
     out[key] = std::move(entry);
