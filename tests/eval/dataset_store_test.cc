@@ -48,18 +48,10 @@ const json::value kQuestionSchema = json::parse(
 class DatasetStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = SqliteDatabase::open(dir_.path() / "pharos.db", core::StoreSettings{});
+    auto db = store::test_util::openWithWorkspaces(dir_.path() / "pharos.db",
+                                                   {kWorkspace, kOtherWorkspace});
     ASSERT_TRUE(db.ok()) << db.error().message;
     db_ = std::move(db).value();
-    auto made = db_->writeSync<bool>([](Connection& c) -> core::Result<bool> {
-      for (std::string_view ws : {kWorkspace, kOtherWorkspace}) {
-        auto s = c.prepare("INSERT INTO workspaces(id, name, created_at) VALUES (?1, ?1, 0)");
-        if (!s) return std::move(s).error();
-        if (auto done = s->bindText(1, ws).run(); !done) return done.error();
-      }
-      return true;
-    });
-    ASSERT_TRUE(made.ok()) << made.error().message;
     store_ = std::make_unique<DatasetStore>(*db_);
   }
   void TearDown() override { db_->close(); }

@@ -7,11 +7,18 @@
 #include <boost/asio/use_future.hpp>
 #include <exception>
 #include <filesystem>
+#include <initializer_list>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "core/ids.h"
+#include "core/result.h"
+#include "core/settings.h"
+#include "store/sqlite/database.h"
 
 namespace pharos::store::test_util {
 
@@ -63,6 +70,25 @@ void spawnInto(asio::io_context& ctx, asio::awaitable<T> awaitable, T& out) {
     if (error) std::rethrow_exception(error);
     out = std::move(value);
   });
+}
+
+// The Pharos database (every migration) at `path`, holding `workspace_ids` as workspaces (each
+// named after its id): stores number a workspace's rows only once it exists.
+inline core::Result<std::unique_ptr<sqlite::SqliteDatabase>> openWithWorkspaces(
+    const std::filesystem::path& path, std::initializer_list<std::string_view> workspace_ids) {
+  auto db = sqlite::SqliteDatabase::open(path, core::StoreSettings{});
+  if (!db) return std::move(db).error();
+  const std::vector<std::string> ids(workspace_ids.begin(), workspace_ids.end());
+  auto made = (*db)->writeSync<bool>([&ids](sqlite::Connection& c) -> core::Result<bool> {
+    for (const std::string& id : ids) {
+      auto s = c.prepare("INSERT INTO workspaces(id, name, created_at) VALUES (?1, ?1, 0)");
+      if (!s) return std::move(s).error();
+      if (auto done = s->bindText(1, id).run(); !done) return done.error();
+    }
+    return true;
+  });
+  if (!made) return std::move(made).error();
+  return db;
 }
 
 }  // namespace pharos::store::test_util

@@ -23,16 +23,9 @@ class RunRecorderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     registerRunSqlFunctionsForEveryConnection();
-    auto db = SqliteDatabase::open(dir_.path() / "pharos.db", core::StoreSettings{});
+    auto db = store::test_util::openWithWorkspaces(dir_.path() / "pharos.db", {kWorkspace});
     ASSERT_TRUE(db.ok()) << db.error().message;
     db_ = std::move(db).value();
-    auto made = db_->writeSync<bool>([](Connection& c) -> core::Result<bool> {
-      auto s = c.prepare("INSERT INTO workspaces(id, name, created_at) VALUES (?1, 'one', 0)");
-      if (!s) return std::move(s).error();
-      if (auto done = s->bindText(1, kWorkspace).run(); !done) return done.error();
-      return true;
-    });
-    ASSERT_TRUE(made.ok()) << made.error().message;
     store_ = std::make_shared<RunStore>(
         *db_, std::make_shared<economics::PriceTable>(economics::PriceTable::builtIn()));
   }

@@ -287,13 +287,12 @@ TEST(RunDerive, Status) {
 TEST(RunDerive, LatencyOfARunEndingWithinTheMillisecondOfItsMicrosecondStartIsZero) {
   const std::string id = R"("id":")" + std::string(kChild) + R"(")";
   // Start from a dotted order with execution-order microseconds, end in whole milliseconds.
-  RunFields run = post("{" + id +
-                       R"(,"start_time":"2024-01-01T00:00:00.000005Z","end_time":1704067200000})");
+  RunFields run =
+      post("{" + id + R"(,"start_time":"2024-01-01T00:00:00.000005Z","end_time":1704067200000})");
   deriveUsage(run);
   ASSERT_TRUE(run.latency_seconds.has_value());
   EXPECT_EQ(*run.latency_seconds, 0.0);
-  run = post("{" + id +
-             R"(,"start_time":"2024-01-01T00:00:00.000005Z","end_time":1704067200250})");
+  run = post("{" + id + R"(,"start_time":"2024-01-01T00:00:00.000005Z","end_time":1704067200250})");
   deriveUsage(run);
   ASSERT_TRUE(run.latency_seconds.has_value());
   EXPECT_NEAR(*run.latency_seconds, 0.249995, 1e-9);
